@@ -1,0 +1,282 @@
+"""The ingest pipeline: discover files, skip unchanged ones, read, and write each file in one
+transaction. A bad file never stops the batch and never loses data: it gets a one-line error in
+the report, and whatever the store already had from it is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ingest.readers.base import HEAD_BYTES, FileInfo, select_reader
+from kg.errors import KGError, ReaderError
+from kg.model import ReadResult
+from kg.store.base import GraphStore, SourceInfo
+
+Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial", "unsupported"]
+IGNORED_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
+DEFAULT_MAX_FILE_MB = 512
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What happened to one file."""
+
+    path: str
+    status: Status
+    reader: str = ""
+    nodes: int = 0
+    edges: int = 0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str:
+        """The first error as one line ('' when none)."""
+        return self.errors[0] if self.errors else ""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """The outcome of one ingest/remove run."""
+
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: Status) -> int:
+        """Number of files with ``status``."""
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        """Files that failed entirely or in part."""
+        return [f for f in self.files if f.status in ("failed", "partial")]
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not self.failed
+
+    def summary(self) -> dict[str, int]:
+        """Counts per status (only non-zero)."""
+        out: dict[str, int] = {}
+        for f in self.files:
+            out[f.status] = out.get(f.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form: summary, per-file rows, seconds."""
+        return {"summary": self.summary(), "seconds": round(self.seconds, 3),
+                "files": [asdict(f) for f in self.files]}
+
+
+ProgressFn = Callable[[FileReport], None]
+
+
+def discover(paths: Iterable[str | Path], *, exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, str | None]]:
+    """Yield ``(path, problem)`` for every candidate file under ``paths``.
+
+    Hidden files and folders, LICENSE-like files and the ``exclude`` folders are skipped.
+    Symlinked folders are followed once (loops are detected); a broken or looping link yields a
+    problem string instead of being skipped silently.
+    """
+    excluded = {os.path.realpath(p) for p in exclude}
+    seen_dirs: set[str] = set()
+
+    def walk(d: Path) -> Iterator[tuple[Path, str | None]]:
+        real = os.path.realpath(d)
+        if real in seen_dirs or real in excluded:
+            return
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as e:
+            yield d, f"cannot list folder: {e.strerror or e}"
+            return
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            try:
+                if e.is_dir():  # follows symlinks
+                    yield from walk(p)
+                elif e.is_file():
+                    if not e.name.upper().startswith(IGNORED_NAMES):
+                        yield p, None
+                elif e.is_symlink():
+                    yield p, _link_problem(p)
+            except OSError as err:
+                yield p, f"cannot stat: {err.strerror or err}"
+
+    for raw in paths:
+        p = Path(os.path.abspath(raw))
+        if p.is_dir():
+            yield from walk(p)
+        elif p.is_file():
+            yield p, None
+        elif p.is_symlink():
+            yield p, _link_problem(p)
+        else:
+            yield p, "no such file or folder"
+
+
+def _link_problem(p: Path) -> str:
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == 40:  # ELOOP
+            return "symlink loop"
+        return f"broken symlink ({e.strerror})"
+    return "not a regular file"
+
+
+def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
+    """Read and parse one file: ``(reader name, result, content hash, size)``.
+
+    Raises :class:`ReaderError` for every expected failure.
+    """
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ReaderError(f"file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit (--max-file-mb)")
+        if size == 0:
+            raise ReaderError("empty file (0 bytes)")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise ReaderError(f"cannot read file: {e.strerror or e}") from None
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    reader = select_reader(FileInfo(path, data[:HEAD_BYTES]))
+    if reader is None:
+        return "", ReadResult(), digest, len(data)
+    try:
+        result = reader.read(path, data)
+    except ReaderError:
+        raise
+    except RecursionError:
+        raise ReaderError(f"{reader.name} reader: input nested too deeply") from None
+    except Exception as e:  # a reader bug must not stop the batch
+        msg = str(e).splitlines()[0][:200] if str(e) else ""
+        raise ReaderError(f"{reader.name} reader failed: {type(e).__name__}: {msg}") from None
+    return reader.name, result, digest, len(data)
+
+
+def _read_task(path: str, max_bytes: int) -> tuple[str, ReadResult, str, int] | str:
+    try:
+        return read_file(Path(path), max_bytes)
+    except ReaderError as e:
+        return str(e)
+
+
+def ingest_paths(
+    store: GraphStore,
+    paths: Iterable[str | Path],
+    *,
+    prune: bool = False,
+    force: bool = False,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    workers: int = 1,
+    exclude: Iterable[Path] = (),
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Ingest files and folders into ``store``; see the module docstring.
+
+    Unchanged files (same size and mtime, or same content hash) are skipped unless ``force``.
+    With ``prune``, sources under the given folders whose files are gone are removed.
+    ``workers > 1`` parses files in worker processes; writes stay in this process.
+    """
+    t0 = time.perf_counter()
+    report = IngestReport()
+    max_bytes = int(max_file_mb * 2**20)
+    paths = [Path(os.path.abspath(p)) for p in paths]
+    todo: list[tuple[Path, os.stat_result]] = []
+
+    def done(fr: FileReport) -> None:
+        report.files.append(fr)
+        if progress:
+            progress(fr)
+
+    for p, problem in discover(paths, exclude=exclude):
+        if problem:
+            done(FileReport(str(p), "failed", errors=[problem]))
+            continue
+        try:
+            st = p.stat()
+        except OSError as e:
+            done(FileReport(str(p), "failed", errors=[f"cannot stat: {e.strerror or e}"]))
+            continue
+        prev = store.source(str(p))
+        if prev and not force and prev.size == st.st_size and prev.mtime == st.st_mtime:
+            done(FileReport(str(p), "unchanged", prev.reader))
+            continue
+        todo.append((p, st))
+
+    def handle(p: Path, st: os.stat_result, got: tuple[str, ReadResult, str, int] | str) -> None:
+        prev = store.source(str(p))
+        if isinstance(got, str):
+            done(FileReport(str(p), "failed", errors=[got]))
+            return
+        reader, result, digest, size = got
+        if not reader:
+            done(FileReport(str(p), "unsupported"))
+            return
+        if prev and not force and prev.hash == digest:
+            store.touch_source(str(p), st.st_mtime)
+            done(FileReport(str(p), "unchanged", reader))
+            return
+        try:
+            store.write_source(SourceInfo(str(p), digest, size, st.st_mtime, reader), result)
+        except KGError as e:
+            done(FileReport(str(p), "failed", reader, errors=[f"store write failed: {e}"]))
+            return
+        status: Status = "partial" if result.errors else ("updated" if prev else "added")
+        done(FileReport(str(p), status, reader, len(result.nodes), len(result.edges),
+                        list(result.warnings), list(result.errors)))
+
+    if workers > 1 and len(todo) > 4:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            futures: list[tuple[Path, os.stat_result, Future[tuple[str, ReadResult, str, int] | str]]] = [
+                (p, st, pool.submit(_read_task, str(p), max_bytes)) for p, st in todo]
+            for p, st, fut in futures:
+                try:
+                    got = fut.result()
+                except Exception as e:  # a worker crash (e.g. out of memory) is one file's failure
+                    got = f"reader process failed: {type(e).__name__}: {e}"
+                handle(p, st, got)
+    else:
+        for p, st in todo:
+            handle(p, st, _read_task(str(p), max_bytes))
+
+    if prune:
+        seen = {f.path for f in report.files}
+        roots = [str(p) for p in paths]
+        for src in store.sources():
+            under = any(src.path == r or src.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+            if under and src.path not in seen and not os.path.exists(src.path):
+                store.remove_source(src.path)
+                done(FileReport(src.path, "removed", src.reader))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def remove_paths(store: GraphStore, paths: Iterable[str | Path]) -> IngestReport:
+    """Remove the contributions of the given files (or of every source under given folders)."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    for raw in paths:
+        p = os.path.abspath(raw)
+        matched = [s for s in store.sources() if s.path == p or s.path.startswith(p.rstrip(os.sep) + os.sep)]
+        if not matched:
+            report.files.append(FileReport(p, "failed", errors=["not an ingested source"]))
+        for s in matched:
+            store.remove_source(s.path)
+            report.files.append(FileReport(s.path, "removed", s.reader, s.n_nodes, s.n_edges))
+    report.seconds = time.perf_counter() - t0
+    return report

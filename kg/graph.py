@@ -1,0 +1,180 @@
+"""The :class:`KnowledgeGraph` facade: one object for ingest, reads, graph algorithms and search,
+whatever the store backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg.errors import NodeNotFoundError
+from kg.model import Edge, Node
+from kg.store import GraphStore, open_store
+from kg.store.base import Direction
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from ingest.pipeline import IngestReport, ProgressFn
+
+
+@dataclass(frozen=True, slots=True)
+class Subgraph:
+    """Nodes and the edges among them (a neighbourhood, a path, a context pack's graph)."""
+
+    nodes: list[Node]
+    edges: list[Edge]
+
+
+class KnowledgeGraph:
+    """A knowledge graph in a store (embedded folder by default, or Neo4j).
+
+    >>> g = KnowledgeGraph.open("./.kg")            # doctest: +SKIP
+    >>> g.ingest("papers/")                         # doctest: +SKIP
+    >>> g.neighbors("paper:doi:10.1/x", edge_types=["AUTHORED"])  # doctest: +SKIP
+    """
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._search: Any = None
+
+    @classmethod
+    def open(cls, url: str | Path | None = None) -> KnowledgeGraph:
+        """Open the store at ``url`` (a folder, ``sqlite://``, ``neo4j://`` or ``bolt://``)."""
+        return cls(open_store(url))
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest ------------------------------------------------------------------------------------
+    def ingest(self, *paths: str | Path, prune: bool = False, force: bool = False,
+               embed: bool | None = None, workers: int = 1, max_file_mb: float = 512,
+               progress: ProgressFn | None = None) -> IngestReport:
+        """Ingest files/folders; unchanged files are skipped. Keeps search indexes in step.
+
+        ``embed``: compute dense embeddings for new/changed nodes (default: when the embeddings
+        extra is installed and the store's index uses them).
+        """
+        from ingest.pipeline import ingest_paths
+
+        exclude = [Path(self.store.url)] if not self.store.url.startswith(("neo4j", "bolt")) else []
+        report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
+                              max_file_mb=max_file_mb, exclude=exclude, progress=progress)
+        self.sync_index(embed=embed)
+        return report
+
+    def remove(self, *paths: str | Path) -> IngestReport:
+        """Remove exactly what the given files (or all files under given folders) contributed."""
+        from ingest.pipeline import remove_paths
+
+        report = remove_paths(self.store, paths)
+        self.sync_index()
+        return report
+
+    def sync_index(self, embed: bool | None = None) -> None:
+        """Bring the search indexes in step with the graph (no-op when there are none yet)."""
+        try:
+            from retrieval.index import SearchIndex
+        except ImportError:
+            return
+        SearchIndex.sync_store(self, embed=embed)
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        """The node with ``node_id`` (its ``sources`` filled in); raises NodeNotFoundError."""
+        got = self.store.get_nodes([node_id]).get(node_id)
+        if got is None:
+            raise NodeNotFoundError(f"no node with id {node_id!r}")
+        return Node(got.id, got.label, got.properties, tuple(self.store.node_sources(node_id)))
+
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
+        """Nodes by id (missing ids absent)."""
+        return self.store.get_nodes(ids)
+
+    def nodes(self, label: str | None = None) -> Iterator[Node]:
+        """All nodes, or those with one label."""
+        return self.store.iter_nodes([label] if label else None)
+
+    def edges(self, node_id: str | None = None, *, edge_types: Iterable[str] | None = None,
+              direction: Direction = "both") -> list[Edge]:
+        """Edges of one node, or all edges when ``node_id`` is None."""
+        if node_id is None:
+            return list(self.store.iter_edges(edge_types))
+        return self.store.edges_of([node_id], types=edge_types, direction=direction)
+
+    def neighbors(self, node_id: str, *, edge_types: Iterable[str] | None = None, depth: int = 1,
+                  direction: Direction = "both", limit: int | None = None) -> list[Node]:
+        """Nodes within ``depth`` hops of ``node_id`` (itself excluded), nearest first, then by id."""
+        return self.neighborhood(node_id, edge_types=edge_types, depth=depth, direction=direction,
+                                 limit=limit).nodes[1:]
+
+    def neighborhood(self, node_id: str, *, edge_types: Iterable[str] | None = None, depth: int = 1,
+                     direction: Direction = "both", limit: int | None = None) -> Subgraph:
+        """The node, its neighbours within ``depth`` hops and the edges used to reach them."""
+        start = self.node(node_id)
+        types = list(edge_types) if edge_types is not None else None
+        order = [node_id]
+        seen = {node_id}
+        edges: dict[tuple[str, str, str], Edge] = {}
+        frontier = [node_id]
+        for _ in range(max(depth, 0)):
+            nxt: list[str] = []
+            for e in self.store.edges_of(frontier, types=types, direction=direction):
+                edges[(e.source, e.type, e.target)] = e
+                for other in (e.source, e.target):
+                    if other not in seen:
+                        seen.add(other)
+                        nxt.append(other)
+            nxt.sort()
+            if limit is not None:
+                nxt = nxt[: max(limit - (len(order) - 1), 0)]
+            order.extend(nxt)
+            frontier = nxt
+            if not frontier:
+                break
+        keep = set(order)
+        found = self.store.get_nodes(order[1:])
+        nodes = [start] + [found[i] for i in order[1:] if i in found]
+        return Subgraph(nodes, [e for k, e in sorted(edges.items()) if e.source in keep and e.target in keep])
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """``{"nodes": {label: n}, "edges": {type: n}}``."""
+        return self.store.counts()
+
+    def to_networkx(self, *, labels: Iterable[str] | None = None,
+                    edge_types: Iterable[str] | None = None) -> nx.MultiDiGraph:
+        """The graph (or a label/type-filtered part) as a networkx ``MultiDiGraph``.
+
+        Node attributes: ``label`` plus properties; edge key and ``type``: the edge type.
+        """
+        import networkx as nx
+
+        G = nx.MultiDiGraph()
+        for n in self.store.iter_nodes(labels):
+            G.add_node(n.id, label=n.label, **n.properties)
+        for e in self.store.iter_edges(edge_types):
+            if e.source in G and e.target in G:
+                G.add_edge(e.source, e.target, key=e.type, type=e.type, **e.properties)
+        return G
+
+    def export(self, path: str | Path, *, format: str = "jsonl") -> dict[str, int]:
+        """Write the graph to ``path`` as ``jsonl`` or ``graphml``; returns counts written."""
+        from kg.export import export_graph
+
+        return export_graph(self, Path(path), format=format)
+
+    # -- search --------------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, *, mode: str = "hybrid", filters: Any = None,
+               explain: bool = False, **options: Any) -> Any:
+        """Hybrid (BM25 + dense [+ graph]) search; returns a ``retrieval.SearchResult``."""
+        from retrieval.hybrid import search as _search
+
+        return _search(self, query, k=k, mode=mode, filters=filters, explain=explain, **options)

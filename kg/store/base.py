@@ -1,0 +1,142 @@
+"""The store contract, documented once here; backends: ``sqlite`` (embedded default), ``neo4j``.
+
+A store keeps nodes and edges together with their *support*: which source (a file path and its
+content hash) contributed which properties. Writes are batch-first and per source:
+:meth:`GraphStore.write_source` replaces everything one source contributed, in one transaction;
+:meth:`GraphStore.remove_source` drops it. A node or edge that no source supports any more is
+deleted; a node several sources support keeps the merged properties of the rest.
+
+Property merge rule (deterministic, independent of ingest order): supports are ordered by
+(stub last, source path); for each property the first support that has it wins.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kg.model import Edge, Node, ReadResult
+
+Direction = Literal["out", "in", "both"]
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """A source file as the ingest pipeline sees it."""
+
+    path: str
+    hash: str
+    size: int = 0
+    mtime: float = 0.0
+    reader: str = ""
+
+
+@dataclass(slots=True)
+class SourceState(SourceInfo):
+    """A source as recorded in the store after ingest."""
+
+    n_nodes: int = 0
+    n_edges: int = 0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ingested_at: str = ""
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What one write changed."""
+
+    nodes_written: int = 0
+    edges_written: int = 0
+    nodes_deleted: int = 0
+    edges_deleted: int = 0
+    renamed: dict[str, str] = field(default_factory=dict)
+    dropped_edges: int = 0  # edges whose endpoint was not among the source's nodes
+
+
+@dataclass(slots=True)
+class Changes:
+    """Nodes upserted and deleted since a version (for keeping search indexes in step)."""
+
+    upserted: list[str]
+    deleted: list[str]
+    version: int
+
+
+class GraphStore(ABC):
+    """Backend contract. Small and batch-first; the :class:`kg.graph.KnowledgeGraph` facade
+    builds everything else (neighbourhoods, exports, search) on top of it."""
+
+    url: str
+
+    # -- sources -------------------------------------------------------------------------------
+    @abstractmethod
+    def write_source(self, source: SourceInfo, result: ReadResult) -> WriteStats:
+        """Replace everything ``source.path`` contributed with ``result``, atomically."""
+
+    @abstractmethod
+    def remove_source(self, path: str) -> WriteStats:
+        """Remove everything ``path`` contributed (no-op for an unknown path)."""
+
+    @abstractmethod
+    def source(self, path: str) -> SourceState | None:
+        """The recorded state of one source, or None."""
+
+    @abstractmethod
+    def sources(self) -> list[SourceState]:
+        """All recorded sources, by path."""
+
+    @abstractmethod
+    def touch_source(self, path: str, mtime: float) -> None:
+        """Record a new mtime for an unchanged source (content hash equal)."""
+
+    # -- reads ---------------------------------------------------------------------------------
+    @abstractmethod
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
+        """Nodes by id (missing ids are absent from the result)."""
+
+    @abstractmethod
+    def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
+        """All nodes, optionally only some labels, in id order."""
+
+    @abstractmethod
+    def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        """All edges, optionally only some types."""
+
+    @abstractmethod
+    def edges_of(self, ids: Sequence[str], *, types: Iterable[str] | None = None,
+                 direction: Direction = "both") -> list[Edge]:
+        """Edges touching any of ``ids`` (out: ids are sources; in: ids are targets)."""
+
+    @abstractmethod
+    def node_sources(self, node_id: str) -> list[str]:
+        """Paths of the sources that support a node."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{"nodes": {label: n}, "edges": {type: n}}``."""
+
+    @abstractmethod
+    def changes_since(self, version: int) -> Changes:
+        """Node ids upserted/deleted after ``version`` and the current version."""
+
+    # -- metadata --------------------------------------------------------------------------------
+    @abstractmethod
+    def get_meta(self, key: str) -> Any:
+        """A JSON value stored under ``key`` (None when absent)."""
+
+    @abstractmethod
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and files."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

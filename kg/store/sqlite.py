@@ -1,0 +1,410 @@
+"""Embedded store: SQLite (WAL) in one folder, the source of truth for the graph.
+
+Tables: ``nodes``/``edges`` hold merged, materialised rows; ``node_support``/``edge_support``
+hold what each source contributed; ``node_keys`` holds identity keys for entity resolution;
+``tombstones`` and the ``version`` column let search indexes follow changes incrementally.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kg.errors import StoreError
+from kg.model import Edge, Node, ReadResult
+from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
+from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
+
+SCHEMA_VERSION = 1
+DB_NAME = "graph.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources(
+  id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, hash TEXT NOT NULL, size INTEGER, mtime REAL,
+  reader TEXT, n_nodes INTEGER, n_edges INTEGER, warnings TEXT, errors TEXT, ingested_at TEXT);
+CREATE TABLE IF NOT EXISTS nodes(
+  id TEXT PRIMARY KEY, label TEXT NOT NULL, props TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_label ON nodes(label);
+CREATE INDEX IF NOT EXISTS nodes_version ON nodes(version);
+CREATE TABLE IF NOT EXISTS node_support(
+  node_id TEXT NOT NULL, source INTEGER NOT NULL, label TEXT NOT NULL, stub INTEGER NOT NULL,
+  props TEXT NOT NULL, PRIMARY KEY(node_id, source)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_support_source ON node_support(source);
+CREATE TABLE IF NOT EXISTS node_keys(
+  key TEXT NOT NULL, node_id TEXT NOT NULL, source INTEGER NOT NULL,
+  PRIMARY KEY(key, node_id, source)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_keys_node ON node_keys(node_id);
+CREATE INDEX IF NOT EXISTS node_keys_source ON node_keys(source);
+CREATE TABLE IF NOT EXISTS edges(
+  src TEXT NOT NULL, type TEXT NOT NULL, dst TEXT NOT NULL, props TEXT NOT NULL,
+  PRIMARY KEY(src, type, dst)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, type);
+CREATE TABLE IF NOT EXISTS edge_support(
+  src TEXT NOT NULL, type TEXT NOT NULL, dst TEXT NOT NULL, source INTEGER NOT NULL, props TEXT NOT NULL,
+  PRIMARY KEY(src, type, dst, source)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edge_support_source ON edge_support(source);
+CREATE TABLE IF NOT EXISTS tombstones(node_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+_CHUNK = 900  # SQLite host-parameter limit headroom
+
+
+def _dumps(v: Any) -> str:
+    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+class SQLiteStore(GraphStore):
+    """The embedded store in ``folder/graph.sqlite``.
+
+    >>> store = SQLiteStore("/tmp/kg-doctest")  # doctest: +SKIP
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.url = str(self.folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.folder / DB_NAME, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA temp_store=MEMORY")
+            self.db.execute("PRAGMA cache_size=-262144")
+            self.db.executescript(_SCHEMA)
+            got = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if got is None:
+                self.db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(got[0]) != SCHEMA_VERSION:
+                raise StoreError(f"store schema version {got[0]} is not supported (expected {SCHEMA_VERSION})")
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open store at {self.folder}: {e}") from e
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _version(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump(self) -> int:
+        v = self._version() + 1
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (str(v),))
+        return v
+
+    def _path(self, sid: int | None) -> str:
+        if sid is None:
+            return ""
+        row = self.db.execute("SELECT path FROM sources WHERE id=?", (sid,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def _temp_ids(self, name: str, ids: Iterable[str]) -> None:
+        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name}(id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.db.execute(f"DELETE FROM {name}")
+        self.db.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", ((i,) for i in ids))
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write_source(self, source: SourceInfo, result: ReadResult) -> WriteStats:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            stats = self._write(source, result)
+            self.db.execute("COMMIT")
+            return stats
+        except BaseException as e:
+            self.db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"writing {source.path} failed: {e}") from e
+            raise
+
+    def remove_source(self, path: str) -> WriteStats:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute("SELECT id FROM sources WHERE path=?", (path,)).fetchone()
+            stats = WriteStats()
+            if row is not None:
+                version = self._bump()
+                touched_nodes, touched_edges = self._drop_support(row[0])
+                self.db.execute("DELETE FROM sources WHERE id=?", (row[0],))
+                self._refresh_edges(touched_edges, version, stats)
+                self._refresh_nodes(touched_nodes, version, stats)
+                self._rekey(touched_nodes, version, stats)
+            self.db.execute("COMMIT")
+            return stats
+        except BaseException as e:
+            self.db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"removing {path} failed: {e}") from e
+            raise
+
+    def _write(self, source: SourceInfo, result: ReadResult) -> WriteStats:
+        db = self.db
+        stats = WriteStats()
+        version = self._bump()
+        row = db.execute("SELECT id FROM sources WHERE path=?", (source.path,)).fetchone()
+        sid = row[0] if row else db.execute(
+            "INSERT INTO sources(path, hash) VALUES(?, ?)", (source.path, source.hash)).lastrowid
+        assert sid is not None
+        nodes, edges = collapse(result)
+        # entity resolution against other sources' keys
+        keyed = {nid: rec for nid, rec in nodes.items() if rec.keys}
+        if keyed:
+            all_keys = sorted({k for rec in keyed.values() for k in rec.keys})
+            key_owner: dict[str, set[str]] = {}
+            for part in _chunks(all_keys):
+                q = ",".join("?" * len(part))
+                for key, nid in db.execute(
+                        f"SELECT key, node_id FROM node_keys WHERE key IN ({q}) AND source != ?", (*part, sid)):
+                    key_owner.setdefault(key, set()).add(nid)
+            owners = sorted({n for s in key_owner.values() for n in s})
+            existing: dict[str, set[str]] = {o: set() for o in owners}
+            for part in _chunks(owners):
+                q = ",".join("?" * len(part))
+                for key, nid in db.execute(
+                        f"SELECT key, node_id FROM node_keys WHERE node_id IN ({q}) AND source != ?", (*part, sid)):
+                    existing[nid].add(key)
+            record_map, renames = resolve_ids(keyed, existing, key_owner)
+            for old, new in sorted(renames.items()):
+                self._rename(old, new, version)
+                stats.renamed[old] = new
+            nodes, edges = remap(nodes, edges, record_map)
+        # every edge endpoint must be a node this source supports
+        for key in [k for k in edges if k[0] not in nodes or k[2] not in nodes]:
+            del edges[key]
+            stats.dropped_edges += 1
+        touched_nodes, touched_edges = self._drop_support(sid)
+        db.executemany(
+            "INSERT INTO node_support VALUES(?,?,?,?,?)",
+            ((r.id, sid, r.label, int(r.stub), _dumps(r.properties)) for r in nodes.values()))
+        db.executemany(
+            "INSERT OR IGNORE INTO node_keys VALUES(?,?,?)",
+            ((k, r.id, sid) for r in nodes.values() for k in r.keys))
+        db.executemany(
+            "INSERT INTO edge_support VALUES(?,?,?,?,?)",
+            ((s, t, d, sid, _dumps(p)) for (s, t, d), p in edges.items()))
+        touched_nodes |= set(nodes)
+        touched_edges |= set(edges)
+        self._refresh_nodes(touched_nodes, version, stats, fresh={k: v for k, v in nodes.items()}, sid=sid)
+        self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid)
+        self._rekey(touched_nodes - set(nodes), version, stats)
+        db.execute(
+            "UPDATE sources SET hash=?, size=?, mtime=?, reader=?, n_nodes=?, n_edges=?, warnings=?, errors=?,"
+            " ingested_at=? WHERE id=?",
+            (source.hash, source.size, source.mtime, source.reader, len(nodes), len(edges),
+             _dumps(result.warnings), _dumps(result.errors), time.strftime("%Y-%m-%dT%H:%M:%S"), sid))
+        return stats
+
+    def _drop_support(self, sid: int) -> tuple[set[str], set[EdgeKey]]:
+        db = self.db
+        nodes = {r[0] for r in db.execute("SELECT node_id FROM node_support WHERE source=?", (sid,))}
+        edges = {(r[0], r[1], r[2]) for r in db.execute("SELECT src, type, dst FROM edge_support WHERE source=?", (sid,))}
+        db.execute("DELETE FROM node_support WHERE source=?", (sid,))
+        db.execute("DELETE FROM edge_support WHERE source=?", (sid,))
+        db.execute("DELETE FROM node_keys WHERE source=?", (sid,))
+        return nodes, edges
+
+    def _other_supports(self, ids: Iterable[str], sid: int | None) -> dict[str, list[tuple[bool, str, str, dict[str, Any]]]]:
+        """Supports of ``ids`` from sources other than ``sid``: id -> [(stub, path, label, props)]."""
+        self._temp_ids("_ids", ids)
+        out: dict[str, list[tuple[bool, str, str, dict[str, Any]]]] = {}
+        for nid, stub, label, props, path in self.db.execute(
+                "SELECT ns.node_id, ns.stub, ns.label, ns.props, s.path FROM _ids JOIN node_support ns "
+                "ON ns.node_id=_ids.id JOIN sources s ON s.id=ns.source WHERE ns.source != ?", (sid or -1,)):
+            out.setdefault(nid, []).append((bool(stub), path, label, orjson.loads(props)))
+        return out
+
+    def _refresh_nodes(self, ids: set[str], version: int, stats: WriteStats,
+                       fresh: dict[str, Any] | None = None, sid: int | None = None) -> None:
+        """Recompute merged rows of ``ids`` from their supports; delete unsupported ones."""
+        if not ids:
+            return
+        fresh = fresh or {}
+        path = self._path(sid)
+        others = self._other_supports(ids, sid)
+        upserts: list[tuple[str, str, str, int]] = []
+        deletes: list[str] = []
+        for nid in ids:
+            sup = others.get(nid, [])
+            rec = fresh.get(nid)
+            if rec is not None:
+                sup = [*sup, (rec.stub, path, rec.label, rec.properties)]
+            if not sup:
+                deletes.append(nid)
+                continue
+            ordered = sorted(sup, key=lambda s: (s[0], s[1]))
+            props = merge_props((s[0], s[1], s[3]) for s in ordered)
+            if all(s[0] for s in ordered):
+                props["stub"] = True
+            upserts.append((nid, ordered[0][2], _dumps(props), version))
+        self.db.executemany("INSERT OR REPLACE INTO nodes VALUES(?,?,?,?)", upserts)
+        stats.nodes_written += len(upserts)
+        if deletes:
+            self.db.executemany("DELETE FROM nodes WHERE id=?", ((d,) for d in deletes))
+            self.db.executemany("INSERT OR REPLACE INTO tombstones VALUES(?,?)", ((d, version) for d in deletes))
+            stats.nodes_deleted += len(deletes)
+
+    def _refresh_edges(self, keys: set[EdgeKey], version: int, stats: WriteStats,
+                       fresh: dict[EdgeKey, dict[str, Any]] | None = None, sid: int | None = None) -> None:
+        """Recompute merged rows of edges ``keys`` from their supports; delete unsupported ones."""
+        if not keys:
+            return
+        fresh = fresh or {}
+        path = self._path(sid)
+        srcs = {k[0] for k in keys}
+        self._temp_ids("_esrc", srcs)
+        others: dict[EdgeKey, list[tuple[str, dict[str, Any]]]] = {}
+        for s, t, d, props, path in self.db.execute(
+                "SELECT es.src, es.type, es.dst, es.props, so.path FROM _esrc JOIN edge_support es ON es.src=_esrc.id "
+                "JOIN sources so ON so.id=es.source WHERE es.source != ?", (sid or -1,)):
+            if (s, t, d) in keys:
+                others.setdefault((s, t, d), []).append((path, orjson.loads(props)))
+        upserts, deletes = [], []
+        for key in keys:
+            sup = others.get(key, [])
+            if key in fresh:
+                sup = [*sup, (path, fresh[key])]
+            if not sup:
+                deletes.append(key)
+                continue
+            props = merge_props((False, p, pr) for p, pr in sup)
+            upserts.append((*key, _dumps(props)))
+        self.db.executemany("INSERT OR REPLACE INTO edges VALUES(?,?,?,?)", upserts)
+        stats.edges_written += len(upserts)
+        if deletes:
+            self.db.executemany("DELETE FROM edges WHERE src=? AND type=? AND dst=?", deletes)
+            stats.edges_deleted += len(deletes)
+
+    def _rename(self, old: str, new: str, version: int) -> None:
+        """Move a node (supports, keys, edges) to a new id, merging into ``new`` if it exists."""
+        db = self.db
+        db.execute("UPDATE OR IGNORE node_support SET node_id=? WHERE node_id=?", (new, old))
+        db.execute("DELETE FROM node_support WHERE node_id=?", (old,))
+        db.execute("UPDATE OR IGNORE node_keys SET node_id=? WHERE node_id=?", (new, old))
+        db.execute("DELETE FROM node_keys WHERE node_id=?", (old,))
+        for col in ("src", "dst"):
+            db.execute(f"UPDATE OR IGNORE edge_support SET {col}=? WHERE {col}=?", (new, old))
+            db.execute(f"DELETE FROM edge_support WHERE {col}=?", (old,))
+        edge_keys = {(r[0], r[1], r[2]) for r in db.execute(
+            "SELECT src, type, dst FROM edges WHERE src=? OR dst=?", (old, old))}
+        db.execute("DELETE FROM edges WHERE src=? OR dst=?", (old, old))
+        moved = {(new if s == old else s, t, new if d == old else d) for s, t, d in edge_keys}
+        stats = WriteStats()
+        self._refresh_edges(moved, version, stats)
+        self._refresh_nodes({old, new}, version, stats)
+
+    def _rekey(self, ids: set[str], version: int, stats: WriteStats) -> None:
+        """After supports were removed, a paper's best key may have changed: rename it."""
+        from kg.ids import paper_id_from_keys
+
+        if not ids:
+            return
+        self._temp_ids("_rk", ids)
+        keys: dict[str, set[str]] = {}
+        for nid, key in self.db.execute("SELECT nk.node_id, nk.key FROM _rk JOIN node_keys nk ON nk.node_id=_rk.id"):
+            keys.setdefault(nid, set()).add(key)
+        for nid, ks in sorted(keys.items()):
+            if not nid.startswith("paper:"):
+                continue
+            target = paper_id_from_keys(sorted(ks))
+            if target != nid:
+                self._rename(nid, target, version)
+                stats.renamed[nid] = target
+
+    # -- sources ---------------------------------------------------------------------------------
+    def _source_state(self, row: tuple[Any, ...]) -> SourceState:
+        path, h, size, mtime, reader, nn, ne, warnings, errors, at = row
+        return SourceState(path=path, hash=h, size=size or 0, mtime=mtime or 0.0, reader=reader or "",
+                           n_nodes=nn or 0, n_edges=ne or 0, warnings=orjson.loads(warnings or "[]"),
+                           errors=orjson.loads(errors or "[]"), ingested_at=at or "")
+
+    _SRC_COLS = "path, hash, size, mtime, reader, n_nodes, n_edges, warnings, errors, ingested_at"
+
+    def source(self, path: str) -> SourceState | None:
+        row = self.db.execute(f"SELECT {self._SRC_COLS} FROM sources WHERE path=?", (path,)).fetchone()
+        return self._source_state(row) if row else None
+
+    def sources(self) -> list[SourceState]:
+        return [self._source_state(r) for r in self.db.execute(f"SELECT {self._SRC_COLS} FROM sources ORDER BY path")]
+
+    def touch_source(self, path: str, mtime: float) -> None:
+        self.db.execute("UPDATE sources SET mtime=? WHERE path=?", (mtime, path))
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
+        out: dict[str, Node] = {}
+        for part in _chunks(list(ids)):
+            q = ",".join("?" * len(part))
+            for nid, label, props in self.db.execute(f"SELECT id, label, props FROM nodes WHERE id IN ({q})", part):
+                out[nid] = Node(nid, label, orjson.loads(props))
+        return out
+
+    def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
+        if labels is None:
+            cur = self.db.execute("SELECT id, label, props FROM nodes ORDER BY id")
+        else:
+            ls = list(labels)
+            cur = self.db.execute(
+                f"SELECT id, label, props FROM nodes WHERE label IN ({','.join('?' * len(ls))}) ORDER BY id", ls)
+        for nid, label, props in cur:
+            yield Node(nid, label, orjson.loads(props))
+
+    def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        if types is None:
+            cur = self.db.execute("SELECT src, type, dst, props FROM edges ORDER BY src, type, dst")
+        else:
+            ts = list(types)
+            cur = self.db.execute(
+                f"SELECT src, type, dst, props FROM edges WHERE type IN ({','.join('?' * len(ts))}) "
+                "ORDER BY src, type, dst", ts)
+        for s, t, d, props in cur:
+            yield Edge(s, d, t, orjson.loads(props))
+
+    def edges_of(self, ids: Sequence[str], *, types: Iterable[str] | None = None,
+                 direction: Direction = "both") -> list[Edge]:
+        ts = list(types) if types is not None else None
+        tfilter = f" AND type IN ({','.join('?' * len(ts))})" if ts else ""
+        out: dict[tuple[str, str, str], Edge] = {}
+        for part in _chunks(list(ids), 400):
+            q = ",".join("?" * len(part))
+            cols = (["src"] if direction in ("out", "both") else []) + (["dst"] if direction in ("in", "both") else [])
+            for col in cols:
+                for s, t, d, props in self.db.execute(
+                        f"SELECT src, type, dst, props FROM edges WHERE {col} IN ({q}){tfilter}", (*part, *(ts or []))):
+                    out[(s, t, d)] = Edge(s, d, t, orjson.loads(props))
+        return [out[k] for k in sorted(out)]
+
+    def node_sources(self, node_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT s.path FROM node_support ns JOIN sources s ON s.id=ns.source WHERE ns.node_id=? ORDER BY s.path",
+            (node_id,))]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        nodes = dict(self.db.execute("SELECT label, COUNT(*) FROM nodes GROUP BY label ORDER BY label").fetchall())
+        edges = dict(self.db.execute("SELECT type, COUNT(*) FROM edges GROUP BY type ORDER BY type").fetchall())
+        return {"nodes": nodes, "edges": edges}
+
+    def changes_since(self, version: int) -> Changes:
+        up = [r[0] for r in self.db.execute("SELECT id FROM nodes WHERE version > ? ORDER BY id", (version,))]
+        gone = [r[0] for r in self.db.execute(
+            "SELECT node_id FROM tombstones WHERE version > ? AND node_id NOT IN (SELECT id FROM nodes)", (version,))]
+        return Changes(up, sorted(gone), self._version())
+
+    # -- metadata ----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", ("user:" + key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", ("user:" + key, _dumps(value)))
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass

@@ -1,0 +1,163 @@
+"""Store logic on hand-made records: provenance, merge, entity resolution, exact removal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.records import AuthorRef, PaperRecord, PaperRef, paper_records
+from kg.model import EdgeRecord, NodeRecord, ReadResult
+from kg.store import SourceInfo, open_store
+from kg.store.sqlite import SQLiteStore
+
+
+def snapshot(store: SQLiteStore) -> tuple[list[tuple], list[tuple]]:
+    nodes = sorted((n.id, n.label, sorted(n.properties.items(), key=str)) for n in store.iter_nodes())
+    edges = sorted((e.source, e.type, e.target, sorted(e.properties.items())) for e in store.iter_edges())
+    return nodes, edges
+
+
+def paper(**kw) -> ReadResult:
+    return paper_records(PaperRecord(**kw))[1]
+
+
+def write(store: SQLiteStore, path: str, result: ReadResult, h: str = "h") -> None:
+    store.write_source(SourceInfo(path, h + path, 1, 1.0, "test"), result)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = open_store(tmp_path / "kg")
+    assert isinstance(s, SQLiteStore)
+    return s
+
+
+def test_write_and_rewrite_is_idempotent(store):
+    r = paper(title="Graph Neural Networks", year=2020, doi="10.1/GNN",
+              authors=[AuthorRef("Jane Doe"), AuthorRef("Li, Wei")])
+    write(store, "/a.json", r)
+    first = snapshot(store)
+    write(store, "/a.json", r)
+    assert snapshot(store) == first
+    assert store.counts() == {"nodes": {"Author": 2, "Paper": 1}, "edges": {"AUTHORED": 2}}
+    node = store.get_nodes(["paper:doi:10.1/gnn"])["paper:doi:10.1/gnn"]
+    assert node.properties["title"] == "Graph Neural Networks"
+    assert "author:name:wei-li" in store.get_nodes(["author:name:wei-li"])
+    positions = {e.source: e.properties["position"] for e in store.iter_edges(["AUTHORED"])}
+    assert positions == {"author:name:jane-doe": 0, "author:name:wei-li": 1}
+
+
+def test_shared_nodes_survive_removal_of_one_source(store):
+    write(store, "/a", paper(title="A", year=2020, authors=[AuthorRef("Jane Doe")]))
+    write(store, "/b", paper(title="B", year=2021, authors=[AuthorRef("Jane Doe")]))
+    assert store.node_sources("author:name:jane-doe") == ["/a", "/b"]
+    store.remove_source("/a")
+    assert store.counts()["nodes"] == {"Author": 1, "Paper": 1}
+    assert store.node_sources("author:name:jane-doe") == ["/b"]
+    store.remove_source("/b")
+    assert store.counts() == {"nodes": {}, "edges": {}}
+    ch = store.changes_since(0)
+    assert not ch.upserted and "author:name:jane-doe" in ch.deleted
+
+
+def test_same_doi_from_two_sources_is_one_node_with_both_provenances(store):
+    write(store, "/refs.bib", paper(title="Deep Learning", year=2015, doi="10.1038/nature14539",
+                                    venue="Nature", authors=[AuthorRef("Yann LeCun")]))
+    write(store, "/meta.jsonl", paper(title="Deep learning.", year=2015, doi="https://doi.org/10.1038/NATURE14539",
+                                      abstract="Deep learning allows ...", s2_id="123"))
+    papers = list(store.iter_nodes(["Paper"]))
+    assert [p.id for p in papers] == ["paper:doi:10.1038/nature14539"]
+    assert store.node_sources(papers[0].id) == ["/meta.jsonl", "/refs.bib"]
+    assert papers[0].properties["abstract"] == "Deep learning allows ..."
+    assert papers[0].properties["venue"] == "Nature"
+
+
+def test_title_and_year_merge_is_order_independent(tmp_path):
+    a = paper(title="Attention Is All You Need", year=2017, authors=[AuthorRef("Ashish Vaswani")])
+    b = paper(title="Attention is all you need!", year=2017, arxiv_id="arXiv:1706.03762v5")
+    s1, s2 = SQLiteStore(tmp_path / "1"), SQLiteStore(tmp_path / "2")
+    write(s1, "/a", a)
+    write(s1, "/b", b)
+    write(s2, "/b", b)
+    write(s2, "/a", a)
+    assert snapshot(s1) == snapshot(s2)
+    ids = [p.id for p in s1.iter_nodes(["Paper"])]
+    assert ids == ["paper:arxiv:1706.03762"]
+    # removing the source that carried the arXiv id renames the paper back to its title id
+    s1.remove_source("/b")
+    assert [p.id for p in s1.iter_nodes(["Paper"])][0].startswith("paper:title:")
+    assert s1.counts()["edges"] == {"AUTHORED": 1}
+
+
+def test_conflicting_dois_do_not_merge_on_title(store):
+    write(store, "/a", paper(title="Introduction", year=2020, doi="10.1/a"))
+    write(store, "/b", paper(title="Introduction", year=2020, doi="10.1/b"))
+    write(store, "/c", paper(title="Introduction", year=2019))
+    assert store.counts()["nodes"]["Paper"] == 3
+
+
+def test_stub_upgraded_then_kept_while_referenced(store):
+    citing = paper(title="Citing", year=2022, s2_id="1", citations=[PaperRef(s2_id="2")])
+    write(store, "/citing", citing)
+    stub = store.get_nodes(["paper:s2:2"])["paper:s2:2"]
+    assert stub.properties.get("stub") is True
+    write(store, "/cited", paper(title="Cited Paper", year=2010, s2_id="2"))
+    full = store.get_nodes(["paper:s2:2"])["paper:s2:2"]
+    assert full.properties["title"] == "Cited Paper" and "stub" not in full.properties
+    store.remove_source("/cited")
+    again = store.get_nodes(["paper:s2:2"])["paper:s2:2"]
+    assert again.properties.get("stub") is True and "title" not in again.properties
+    assert store.counts()["edges"] == {"CITES": 1}
+    store.remove_source("/citing")
+    assert store.counts() == {"nodes": {}, "edges": {}}
+
+
+def test_edges_to_unknown_nodes_are_dropped(store):
+    r = ReadResult(nodes=[NodeRecord("x", "Document", {"title": "x"})],
+                   edges=[EdgeRecord("x", "nowhere", "RELATED_TO")])
+    store.write_source(SourceInfo("/x", "h"), r)
+    assert store.counts()["edges"] == {}
+
+
+def test_failed_write_rolls_back(store, monkeypatch):
+    write(store, "/a", paper(title="Kept", year=2020))
+    before = snapshot(store)
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_refresh_edges", boom)
+    with pytest.raises(RuntimeError):
+        write(store, "/a", paper(title="Replaced", year=2021, authors=[AuthorRef("X Y")]))
+    monkeypatch.undo()
+    assert snapshot(store) == before
+    assert store.source("/a").hash == "h/a"
+
+
+def test_add_edit_delete_equals_fresh_ingest(tmp_path):
+    v1 = {"/a": paper(title="A", year=2020, doi="10.1/a", authors=[AuthorRef("Ann Lee")],
+                      citations=[PaperRef(doi="10.1/b")]),
+          "/b": paper(title="B", year=2020, doi="10.1/b", authors=[AuthorRef("Ann Lee"), AuthorRef("Bo Chan")]),
+          "/c": paper(title="C", year=2021, authors=[AuthorRef("Cy Dee")], citations=[PaperRef(doi="10.1/b")])}
+    v2 = dict(v1)
+    v2["/a"] = paper(title="A (revised)", year=2020, doi="10.1/a", authors=[AuthorRef("Ann Lee"), AuthorRef("Dan Eu")])
+    del v2["/b"]
+    inc = SQLiteStore(tmp_path / "inc")
+    for p, r in v1.items():
+        write(inc, p, r)
+    write(inc, "/a", v2["/a"], h="v2")
+    inc.remove_source("/b")
+    fresh = SQLiteStore(tmp_path / "fresh")
+    for p, r in v2.items():
+        write(fresh, p, r, h="v2" if p == "/a" else "h")
+    assert snapshot(inc) == snapshot(fresh)
+    # the stub for 10.1/b stays: /c still cites it
+    assert inc.get_nodes(["paper:doi:10.1/b"])["paper:doi:10.1/b"].properties["stub"] is True
+
+
+def test_unknown_scheme_is_a_clear_error():
+    from kg.errors import UnknownStoreError
+
+    with pytest.raises(UnknownStoreError, match="known"):
+        open_store("redis://localhost")
