@@ -115,6 +115,10 @@ class GraphStore(ABC):
         """Paths of the sources that support a node."""
 
     @abstractmethod
+    def ids_by_source(self, prefix: str) -> set[str]:
+        """Ids of nodes supported by the source ``prefix`` or by sources under that folder."""
+
+    @abstractmethod
     def counts(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: n}, "edges": {type: n}}``."""
 

@@ -384,6 +384,13 @@ class SQLiteStore(GraphStore):
             "SELECT s.path FROM node_support ns JOIN sources s ON s.id=ns.source WHERE ns.node_id=? ORDER BY s.path",
             (node_id,))]
 
+    def ids_by_source(self, prefix: str) -> set[str]:
+        """Ids of nodes supported by a source at ``prefix`` or under the folder ``prefix``."""
+        folder = prefix.rstrip("/") + "/"
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT ns.node_id FROM sources s JOIN node_support ns ON ns.source=s.id "
+            "WHERE s.path=? OR substr(s.path, 1, ?)=?", (prefix, len(folder), folder))}
+
     def counts(self) -> dict[str, dict[str, int]]:
         nodes = dict(self.db.execute("SELECT label, COUNT(*) FROM nodes GROUP BY label ORDER BY label").fetchall())
         edges = dict(self.db.execute("SELECT type, COUNT(*) FROM edges GROUP BY type ORDER BY type").fetchall())
