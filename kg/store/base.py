@@ -73,8 +73,13 @@ class GraphStore(ABC):
 
     # -- sources -------------------------------------------------------------------------------
     @abstractmethod
-    def write_source(self, source: SourceInfo, result: ReadResult) -> WriteStats:
-        """Replace everything ``source.path`` contributed with ``result``, atomically."""
+    def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
+        """Replace everything ``source.path`` contributed with ``result``, atomically.
+
+        Edges must connect nodes of ``result``; a ``derived`` source (topic model, inferred
+        links; path like ``kgloom://topics``) may also point at nodes already stored. Such edges
+        disappear with the node they point at.
+        """
 
     @abstractmethod
     def remove_source(self, path: str) -> WriteStats:

@@ -111,10 +111,10 @@ class SQLiteStore(GraphStore):
         self.db.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", ((i,) for i in ids))
 
     # -- writes ----------------------------------------------------------------------------------
-    def write_source(self, source: SourceInfo, result: ReadResult) -> WriteStats:
+    def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            stats = self._write(source, result)
+            stats = self._write(source, result, derived)
             self.db.execute("COMMIT")
             return stats
         except BaseException as e:
@@ -143,7 +143,7 @@ class SQLiteStore(GraphStore):
                 raise StoreError(f"removing {path} failed: {e}") from e
             raise
 
-    def _write(self, source: SourceInfo, result: ReadResult) -> WriteStats:
+    def _write(self, source: SourceInfo, result: ReadResult, derived: bool = False) -> WriteStats:
         db = self.db
         stats = WriteStats()
         version = self._bump()
@@ -174,8 +174,11 @@ class SQLiteStore(GraphStore):
                 self._rename(old, new, version)
                 stats.renamed[old] = new
             nodes, edges = remap(nodes, edges, record_map)
-        # every edge endpoint must be a node this source supports
-        for key in [k for k in edges if k[0] not in nodes or k[2] not in nodes]:
+        # every edge endpoint must be a node this source supports (derived sources: or any stored node)
+        missing = {x for k in edges for x in (k[0], k[2]) if x not in nodes}
+        if derived and missing:
+            missing -= set(self.get_nodes(sorted(missing)))
+        for key in [k for k in edges if k[0] in missing or k[2] in missing]:
             del edges[key]
             stats.dropped_edges += 1
         touched_nodes, touched_edges = self._drop_support(sid)
@@ -245,6 +248,10 @@ class SQLiteStore(GraphStore):
         self.db.executemany("INSERT OR REPLACE INTO nodes VALUES(?,?,?,?)", upserts)
         stats.nodes_written += len(upserts)
         if deletes:
+            # edges of derived sources (topics, inferred links) may point at a deleted node
+            for col in ("src", "dst"):
+                self.db.executemany(f"DELETE FROM edge_support WHERE {col}=?", ((d,) for d in deletes))
+                self.db.executemany(f"DELETE FROM edges WHERE {col}=?", ((d,) for d in deletes))
             self.db.executemany("DELETE FROM nodes WHERE id=?", ((d,) for d in deletes))
             self.db.executemany("INSERT OR REPLACE INTO tombstones VALUES(?,?)", ((d, version) for d in deletes))
             stats.nodes_deleted += len(deletes)

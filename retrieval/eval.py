@@ -1,0 +1,122 @@
+"""``kg eval``: retrieval quality on a BEIR-format folder, with metrics from ranx.
+
+The corpus is ingested once into a cached store keyed by the corpus file's content hash
+(``$KG_CACHE`` or ``~/.cache/kgloom/eval``), so reruns reuse the graph and its embeddings.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kg.errors import ConfigError, require
+
+METRICS = ("ndcg@10", "recall@100", "mrr@10")
+
+
+def cache_root() -> Path:
+    """Where eval stores live."""
+    return Path(os.environ.get("KG_CACHE") or Path.home() / ".cache" / "kgloom") / "eval"
+
+
+def corpus_hash(path: Path) -> str:
+    """Content hash of a corpus file (first 12 hex digits of BLAKE2b)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def load_queries(folder: Path) -> dict[str, str]:
+    """``queries.jsonl`` -> {query id: text}."""
+    out: dict[str, str] = {}
+    with open(folder / "queries.jsonl", "rb") as fh:
+        for line in fh:
+            if line.strip():
+                d = orjson.loads(line)
+                out[str(d["_id"])] = str(d["text"])
+    return out
+
+
+def load_qrels(folder: Path, split: str = "test") -> dict[str, dict[str, int]]:
+    """``qrels/<split>.tsv`` -> {query id: {doc id: grade}} (grades <= 0 dropped)."""
+    path = folder / "qrels" / f"{split}.tsv"
+    if not path.exists():
+        raise ConfigError(f"no qrels file {path}")
+    out: dict[str, dict[str, int]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if len(row) < 3 or row[0] in ("query-id", "query_id"):
+                continue
+            grade = int(float(row[2]))
+            if grade > 0:
+                out.setdefault(row[0], {})[row[1]] = grade
+    return out
+
+
+def eval_store(folder: Path, store: str | None = None, *, embed: bool = True, show_progress: bool = False) -> Any:
+    """Open (building on first use) the store holding ``folder/corpus.jsonl``."""
+    from kg.graph import KnowledgeGraph
+
+    corpus = folder / "corpus.jsonl"
+    if not corpus.exists():
+        raise ConfigError(f"{folder} has no corpus.jsonl")
+    url = store or str(cache_root() / f"{folder.resolve().name}-{corpus_hash(corpus)}")
+    g = KnowledgeGraph.open(url)
+    report = g.ingest(corpus, embed=False)
+    if report.failed:
+        raise ConfigError(f"ingesting {corpus} failed: {report.failed[0].error}")
+    from retrieval.index import SearchIndex
+
+    SearchIndex.sync_store(g, embed=embed, show_progress=show_progress)
+    return g
+
+
+def run_queries(g: Any, queries: dict[str, str], *, mode: str, k: int = 100, **options: Any) -> dict[str, dict[str, float]]:
+    """Search every query; returns a ranx-style run {query id: {beir doc id: score}}."""
+    run: dict[str, dict[str, float]] = {}
+    for qid, text in queries.items():
+        res = g.search(text, k=k, mode=mode, **options)
+        ranked: dict[str, float] = {}
+        n = len(res.hits)
+        for i, h in enumerate(res.hits):
+            bid = h.node.properties.get("beir_id") if h.node is not None else None
+            if bid is not None and str(bid) not in ranked:
+                ranked[str(bid)] = float(n - i)  # rank-based score: ties impossible
+        run[qid] = ranked
+    return run
+
+
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """nDCG@10, recall@100 and MRR@10 with ranx."""
+    ranx = require("ranx", "eval", "kg eval metrics")
+    run = {q: (r if r else {"__none__": 0.0}) for q, r in run.items() if q in qrels}
+    scores = ranx.evaluate(ranx.Qrels(qrels), ranx.Run(run), list(METRICS))
+    return {m: round(float(scores[m]), 4) for m in METRICS}
+
+
+def evaluate(folder: str | Path, *, mode: str = "hybrid", split: str = "test", encoder: str | None = None,
+             store: str | None = None, show_progress: bool = False, **options: Any) -> dict[str, Any]:
+    """Build/reuse the store for a BEIR folder and score ``mode`` on ``split``."""
+    folder = Path(folder)
+    qrels = load_qrels(folder, split)
+    queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
+    embed = mode != "bm25"
+    g = eval_store(folder, store, embed=embed, show_progress=show_progress)
+    if encoder and encoder not in ("teacher",):
+        from retrieval.index import SearchIndex
+
+        SearchIndex.sync_store(g, embed=True, encoder=encoder, show_progress=show_progress)
+    run = run_queries(g, queries, mode=mode, **options)
+    g.close()
+    out: dict[str, Any] = score_run(qrels, run)
+    out.update({"queries": len(queries), "mode": mode, "dataset": folder.resolve().name, "split": split})
+    if encoder:
+        out["encoder"] = encoder
+    return out

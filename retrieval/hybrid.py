@@ -1,0 +1,153 @@
+"""Hybrid search: BM25 + dense (+ graph) legs fused with reciprocal rank fusion.
+
+Each leg ranks index rows under the same filter mask; rows map to result ids (a chunk to its
+parent, keeping the chunk's best rank), legs are fused by RRF, and the graph leg (optional)
+re-ranks the neighbourhood of the top fused hits by personalised PageRank.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kg.errors import ConfigError
+from kg.model import Label
+from retrieval.filters import Filters
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.types import Hit, SearchResult
+
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
+    from retrieval.index import SearchIndex
+
+MODES = ("bm25", "dense", "hybrid", "hybrid+graph")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchConfig:
+    """Knobs of hybrid search (defaults chosen on SciFact train qrels; see README)."""
+
+    depth: int = 100  # candidates per leg before fusion
+    rrf_k: float = 60.0
+    weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "dense": 1.0, "graph": 0.5})
+    graph_seeds: int = 10
+    passages: int = 2
+
+
+def _index(g: KnowledgeGraph) -> SearchIndex:
+    from retrieval.index import SearchIndex
+
+    folder = SearchIndex.folder_for(g)
+    if folder is None:
+        raise ConfigError("this store searches through its own indexes (see kg.store.neo4j)")
+    idx = g._search
+    if idx is None or idx.manifest.get("version") != g.store.changes_since(1 << 62).version:
+        idx = SearchIndex.sync_store(g) if not (folder / "manifest.json").exists() else SearchIndex.load(folder)
+        if idx is not None and idx.manifest.get("version") != g.store.changes_since(1 << 62).version:
+            idx.sync(g)
+        g._search = idx
+    assert idx is not None
+    return idx
+
+
+def _aggregate(idx: SearchIndex, rows: np.ndarray, scores: np.ndarray, limit: int) -> tuple[list[str], dict[str, float], dict[str, list[int]]]:
+    """Rows -> result ids, keeping each result's best row; also the chunk rows that matched."""
+    order: list[str] = []
+    best: dict[str, float] = {}
+    chunk_rows: dict[str, list[int]] = {}
+    for r, s in zip(rows.tolist(), scores.tolist(), strict=True):
+        t = idx.targets[r]
+        info = idx.rows[r]
+        if info is not None and info.id != t:
+            chunk_rows.setdefault(t, []).append(r)
+        if t not in best:
+            best[t] = float(s)
+            order.append(t)
+            if len(order) >= limit:
+                break
+    return order, best, chunk_rows
+
+
+def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
+           filters: Filters | dict[str, Any] | None = None, explain: bool = False,
+           config: SearchConfig | None = None) -> SearchResult:
+    """Search ``g``; see the module docstring. ``filters`` may be a :class:`Filters` or its kwargs."""
+    if mode not in MODES:
+        raise ConfigError(f"unknown search mode {mode!r}; known: {', '.join(MODES)}")
+    if k <= 0:
+        raise ConfigError("k must be positive")
+    cfg = config or SearchConfig()
+    if isinstance(filters, dict):
+        filters = Filters(**filters)
+    if hasattr(g.store, "search_legs"):  # server stores rank inside the database
+        return g.store.search_legs(g, query, k, mode=mode, filters=filters, config=cfg)  # type: ignore[attr-defined, no-any-return]
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    idx = _index(g)
+    mask = idx.mask(filters, g)
+    timings["load"] = (time.perf_counter() - t0) * 1000
+    depth = max(cfg.depth, k)
+    rankings: dict[str, list[str]] = {}
+    leg_scores: dict[str, dict[str, float]] = {}
+    chunks: dict[str, list[int]] = {}
+    if mode in ("bm25", "hybrid", "hybrid+graph"):
+        t = time.perf_counter()
+        rows, scores = idx.bm25.search(query, k=depth * 3, mask=mask)
+        rankings["bm25"], leg_scores["bm25"], c = _aggregate(idx, rows, scores, depth)
+        chunks.update(c)
+        timings["bm25"] = (time.perf_counter() - t) * 1000
+    if mode in ("dense", "hybrid", "hybrid+graph"):
+        if idx.dense is None:
+            if mode == "dense":
+                raise ConfigError("this store has no embeddings; ingest with --embed (pip install 'kgloom[embeddings]')")
+        else:
+            t = time.perf_counter()
+            q = idx.encoder.encode_query(query)
+            timings["encode"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            rows, scores = idx.dense.search(q, k=depth * 3, mask=mask)
+            rankings["dense"], leg_scores["dense"], c = _aggregate(idx, rows, scores, depth)
+            for key, v in c.items():
+                chunks.setdefault(key, v)
+            timings["dense"] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    weights = {leg: cfg.weights.get(leg, 1.0) for leg in rankings}
+    fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+    if mode == "hybrid+graph" and fused:
+        from retrieval.graph import graph_leg
+
+        allowed = None
+        if mask is not None:
+            allowed = {idx.targets[i] for i in np.flatnonzero(mask)}
+        ranked = graph_leg(g, [f.id for f in fused[: cfg.graph_seeds]], idx, allowed=allowed, limit=depth)
+        if ranked:
+            rankings["graph"] = [nid for nid, _ in ranked]
+            leg_scores["graph"] = dict(ranked)
+            weights["graph"] = cfg.weights.get("graph", 1.0)
+            fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+    timings["fuse"] = (time.perf_counter() - t) * 1000
+    top = fused[:k]
+    nodes = g.store.get_nodes([f.id for f in top])
+    chunk_ids = {f.id: [idx.rows[r].id for r in chunks.get(f.id, [])[: cfg.passages]] for f in top}  # type: ignore[union-attr]
+    chunk_nodes = g.store.get_nodes([c for v in chunk_ids.values() for c in v])
+    hits: list[Hit] = []
+    for f in top:
+        n = nodes.get(f.id)
+        if n is None:  # stale index row; the next sync drops it
+            continue
+        passages = [str(chunk_nodes[c].properties.get("text", "")) for c in chunk_ids[f.id] if c in chunk_nodes]
+        h = Hit(f.id, n.label, n.title, f.score, dict(f.ranks),
+                {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n)
+        if explain:
+            h.explanation = "; ".join(
+                f"{leg} rank {r} (score {leg_scores[leg][f.id]:.4g}, rrf +{weights.get(leg, 1.0) / (cfg.rrf_k + r):.4g})"
+                for leg, r in sorted(f.ranks.items()))
+        hits.append(h)
+    timings["total"] = (time.perf_counter() - t0) * 1000
+    return SearchResult(query, mode, hits, timings)
+
+
+__all__ = ["MODES", "Filters", "Label", "SearchConfig", "search"]

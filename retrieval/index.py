@@ -1,0 +1,334 @@
+"""The persistent search index of an embedded store, kept in step with the graph.
+
+Layout (``<store>/index/``): ``manifest.json`` (format, synced store version, encoder),
+``rows.jsonl`` (one line per row: node id, result id, label, year, authors, categories; ``null``
+for a deleted row), ``bm25/`` and ``dense/`` (row-aligned leg indexes). Row ``i`` is the same
+node in every leg, so a filter is one boolean mask shared by all legs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from kg.errors import ConfigError
+from kg.ids import fold
+from kg.model import Label, Node, Rel
+
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
+    from retrieval.filters import Filters
+
+FORMAT = 1
+SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC)
+CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
+COMPACT_DEAD_FRACTION = 0.3
+
+
+def node_text(node: Node) -> str:
+    """The text a node is searched by ('' when it has none)."""
+    p = node.properties
+    if node.label == Label.PAPER:
+        parts = [p.get("title"), p.get("abstract")]
+    elif node.label == Label.CHUNK:
+        parts = [p.get("text")]
+    elif node.label == Label.SKILL:
+        parts = [p.get("name"), p.get("description")]
+    elif node.label == Label.DOCUMENT:
+        parts = [p.get("title"), p.get("description")]
+    elif node.label == Label.TOPIC:
+        terms = p.get("terms") or []
+        parts = [p.get("label"), " ".join(t if isinstance(t, str) else str(t[0]) for t in terms)]
+    else:
+        parts = [p.get("title") or p.get("name")]
+    return "\n".join(str(x).strip() for x in parts if x and str(x).strip())
+
+
+@dataclass(slots=True)
+class RowInfo:
+    """Attributes of one index row."""
+
+    id: str
+    target: str  # result id: the parent for a chunk, else the node itself
+    label: str  # the result's label
+    year: int = 0
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+
+
+def _default_embed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("sentence_transformers") is not None
+
+
+class SearchIndex:
+    """BM25 + dense legs over the searchable nodes of one embedded store."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], rows: list[RowInfo | None],
+                 names: dict[str, str]) -> None:
+        from retrieval.bm25 import BM25Index
+
+        self.folder = folder
+        self.manifest = manifest
+        self.rows = rows
+        self.names = names  # author/category id -> display name
+        self.bm25 = BM25Index.load(folder / "bm25") if (folder / "bm25").exists() else BM25Index()
+        self.dense: Any = None
+        self._encoder: Any = None
+        if manifest.get("dense"):
+            from retrieval.dense import DenseIndex
+
+            self.dense = DenseIndex.load(folder / "dense") if (folder / "dense").exists() else None
+        self._reindex()
+
+    # -- loading -------------------------------------------------------------------------------------
+    @staticmethod
+    def folder_for(g: KnowledgeGraph) -> Path | None:
+        """Where an embedded store keeps its index (None for server stores)."""
+        url = g.store.url
+        if url.startswith(("neo4j", "bolt")):
+            return None
+        return Path(url) / "index"
+
+    @classmethod
+    def load(cls, folder: Path) -> SearchIndex:
+        """Open an index folder (an empty index when it does not exist yet)."""
+        mpath = folder / "manifest.json"
+        if not mpath.exists():
+            return cls(folder, {"format": FORMAT, "version": 0, "dense": False, "encoder": "minilm"}, [], {})
+        manifest = orjson.loads(mpath.read_bytes())
+        if manifest.get("format") != FORMAT:
+            raise ConfigError(f"search index format {manifest.get('format')} is not supported; "
+                              "delete the index folder to rebuild it")
+        rows: list[RowInfo | None] = []
+        with open(folder / "rows.jsonl", "rb") as fh:
+            for line in fh:
+                d = orjson.loads(line)
+                rows.append(RowInfo(**d) if d else None)
+        names = orjson.loads((folder / "names.json").read_bytes()) if (folder / "names.json").exists() else {}
+        return cls(folder, manifest, rows, names)
+
+    def _reindex(self) -> None:
+        self.row_of: dict[str, int] = {}
+        self.targets: list[str] = []
+        labels: list[str] = []
+        self.by_author: dict[str, list[int]] = {}
+        self.by_category: dict[str, list[int]] = {}
+        years = np.zeros(len(self.rows), dtype=np.int32)
+        for i, r in enumerate(self.rows):
+            if r is None:
+                self.targets.append("")
+                labels.append("")
+                continue
+            self.row_of[r.id] = i
+            self.targets.append(r.target)
+            labels.append(r.label)
+            years[i] = r.year
+            for a in r.authors:
+                self.by_author.setdefault(a, []).append(i)
+            for c in r.categories:
+                self.by_category.setdefault(c, []).append(i)
+        self.label_names = sorted(set(labels))
+        code = {name: j for j, name in enumerate(self.label_names)}
+        self.label_codes = np.fromiter((code[x] for x in labels), dtype=np.int16, count=len(labels))
+        self.years = years
+        self.alive = np.fromiter((r is not None for r in self.rows), dtype=bool, count=len(self.rows))
+
+    # -- encoder ---------------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Any:
+        """The query/document encoder named in the manifest (loaded lazily)."""
+        if self._encoder is None:
+            from retrieval.encoder import load_encoder
+
+            self._encoder = load_encoder(self.manifest.get("encoder", "minilm"))
+        return self._encoder
+
+    # -- syncing ---------------------------------------------------------------------------------------
+    @classmethod
+    def sync_store(cls, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
+                   encoder: str | None = None) -> SearchIndex | None:
+        """Apply the store's changes since the last sync; returns the index (None for server stores)."""
+        folder = cls.folder_for(g)
+        if folder is None:
+            return None
+        idx = cls.load(folder)
+        idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder)
+        g._search = idx
+        return idx
+
+    def sync(self, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
+             encoder: str | None = None) -> dict[str, int]:
+        """Bring this index in step with ``g``; returns counts of rows added and deleted."""
+        store = g.store
+        fresh = not (self.folder / "manifest.json").exists()
+        if encoder and encoder != self.manifest.get("encoder"):
+            self.manifest["encoder"] = encoder
+            self._encoder = None
+            if self.manifest.get("dense"):
+                self.dense = None  # re-encode everything with the new encoder
+        want_dense = (_default_embed() if fresh else bool(self.manifest.get("dense"))) if embed is None else embed
+        changes = store.changes_since(int(self.manifest.get("version", 0)))
+        if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
+                and not fresh:
+            return {"added": 0, "deleted": 0}
+        dead = [self.row_of[i] for i in (*changes.deleted, *changes.upserted) if i in self.row_of]
+        # chunks follow their parent's attributes: a changed parent re-indexes its chunks
+        if dead:
+            self._delete_rows(dead)
+        new_rows = self._rows_for(g, changes.upserted)
+        texts = [t for _, t in new_rows]
+        infos = [r for r, _ in new_rows]
+        if texts:
+            self.bm25.add(texts)
+        self.rows.extend(infos)
+        if want_dense:
+            self._sync_dense(g, texts, show_progress)
+        else:
+            self.dense = None
+        self.manifest["dense"] = want_dense
+        self.manifest["version"] = changes.version
+        if self.rows and (len(self.rows) - int(np.count_nonzero([r is not None for r in self.rows]))) \
+                > COMPACT_DEAD_FRACTION * len(self.rows):
+            self.compact()
+        self._reindex()
+        self.save()
+        return {"added": len(infos), "deleted": len(dead)}
+
+    def _delete_rows(self, rows: list[int]) -> None:
+        arr = np.asarray(sorted(set(rows)), dtype=np.int64)
+        self.bm25.delete(arr)
+        if self.dense is not None:
+            self.dense.delete(arr)
+        for r in arr:
+            self.rows[int(r)] = None
+
+    def _sync_dense(self, g: KnowledgeGraph, texts: list[str], show_progress: bool) -> None:
+        from retrieval.dense import DenseIndex
+
+        if self.dense is None:  # (re)build for every row; dead rows get a zero vector, then die
+            live = [r.id for r in self.rows if r is not None]
+            nodes = g.store.get_nodes(live)
+            all_texts = [node_text(nodes[r.id]) if r is not None and r.id in nodes else "" for r in self.rows]
+            self.dense = DenseIndex(dim=self.encoder.dim, encoder=self.encoder.name)
+            if all_texts:
+                self.dense.add(self.encoder.encode(all_texts, show_progress=show_progress))
+            dead = [i for i, r in enumerate(self.rows) if r is None]
+            if dead:
+                self.dense.delete(np.asarray(dead, dtype=np.int64))
+        elif texts:
+            self.dense.add(self.encoder.encode(texts, show_progress=show_progress))
+        if self.dense.n_rows != len(self.rows):
+            raise ConfigError("dense and BM25 rows out of step; delete the index folder to rebuild it")
+
+    def _rows_for(self, g: KnowledgeGraph, ids: Iterable[str]) -> list[tuple[RowInfo, str]]:
+        store = g.store
+        out: list[tuple[RowInfo, str]] = []
+        nodes = store.get_nodes([i for i in ids])
+        cand = [n for n in nodes.values() if n.label in SEARCHABLE]
+        parents_needed = {n.properties.get("parent") for n in cand if n.label == Label.CHUNK}
+        parents = store.get_nodes([p for p in parents_needed if p and p not in nodes])
+        parents.update(nodes)
+        targets = sorted({(n.properties.get("parent") or n.id) if n.label == Label.CHUNK else n.id for n in cand})
+        authors: dict[str, list[str]] = {}
+        cats: dict[str, list[str]] = {}
+        if targets:
+            for e in store.edges_of(targets, types=[Rel.AUTHORED], direction="in"):
+                authors.setdefault(e.target, []).append(e.source)
+            for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
+                cats.setdefault(e.source, []).append(e.target)
+            named = store.get_nodes(sorted({a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}))
+            for nid, n in named.items():
+                self.names[nid] = str(n.properties.get("name") or n.properties.get("label") or nid)
+        for n in sorted(cand, key=lambda x: x.id):
+            text = node_text(n)
+            if not text:
+                continue
+            target = (n.properties.get("parent") or n.id) if n.label == Label.CHUNK else n.id
+            parent = parents.get(target)
+            label = parent.label if parent is not None else n.label
+            year = (parent.properties.get("year") if parent is not None else None) or 0
+            try:
+                year = int(year)
+            except (TypeError, ValueError):
+                year = 0
+            out.append((RowInfo(n.id, target, label, year, sorted(authors.get(target, [])),
+                                sorted(cats.get(target, []))), text))
+        return out
+
+    def compact(self) -> None:
+        """Drop deleted rows from every leg (row numbers change)."""
+        keep = np.asarray([i for i, r in enumerate(self.rows) if r is not None], dtype=np.int64)
+        self.bm25.compact()
+        if self.dense is not None:
+            self.dense.compact()
+        self.rows = [self.rows[int(i)] for i in keep]
+
+    def save(self) -> None:
+        """Write the index atomically enough: legs first, then rows, then the manifest."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(self.folder / "bm25")
+        if self.dense is not None:
+            self.dense.save(self.folder / "dense")
+        elif (self.folder / "dense").exists():
+            shutil.rmtree(self.folder / "dense")
+        tmp = self.folder / "rows.jsonl.tmp"
+        with open(tmp, "wb") as fh:
+            for r in self.rows:
+                fh.write(orjson.dumps(None if r is None else {
+                    "id": r.id, "target": r.target, "label": r.label, "year": r.year,
+                    "authors": r.authors, "categories": r.categories}))
+                fh.write(b"\n")
+        os.replace(tmp, self.folder / "rows.jsonl")
+        (self.folder / "names.json").write_bytes(orjson.dumps(self.names))
+        m = {k: v for k, v in self.manifest.items() if not k.startswith("_")}
+        m["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        (self.folder / "manifest.json").write_bytes(orjson.dumps(m, option=orjson.OPT_INDENT_2))
+
+    # -- filters ---------------------------------------------------------------------------------------
+    def mask(self, filters: Filters | None, g: KnowledgeGraph | None = None) -> np.ndarray | None:
+        """Boolean mask over rows for ``filters`` (None when nothing is filtered)."""
+        if filters is None or filters.empty:
+            return None
+        m = self.alive.copy()
+        if filters.labels:
+            codes = [self.label_names.index(x) for x in filters.labels if x in self.label_names]
+            m &= np.isin(self.label_codes, np.asarray(codes, dtype=np.int16))
+        if filters.year:
+            lo, hi = filters.year
+            m &= self.years != 0
+            if lo is not None:
+                m &= self.years >= lo
+            if hi is not None:
+                m &= self.years <= hi
+        if filters.authors:
+            m &= self._rows_matching(self.by_author, filters.authors)
+        if filters.categories:
+            m &= self._rows_matching(self.by_category, filters.categories)
+        if filters.source:
+            if g is None:
+                raise ConfigError("a source filter needs the graph")
+            allowed = g.store.ids_by_source(os.path.abspath(filters.source))
+            rows = [i for i, t in enumerate(self.targets) if t in allowed or (self.rows[i] and self.rows[i].id in allowed)]  # type: ignore[union-attr]
+            sm = np.zeros(len(self.rows), dtype=bool)
+            sm[rows] = True
+            m &= sm
+        return m
+
+    def _rows_matching(self, inverted: dict[str, list[int]], wanted: Iterable[str]) -> np.ndarray:
+        out = np.zeros(len(self.rows), dtype=bool)
+        folded = [fold(w) for w in wanted]
+        for key, rows in inverted.items():
+            name = fold(self.names.get(key, key))
+            if key in wanted or any(w and (w in name or w == fold(key)) for w in folded):
+                out[rows] = True
+        return out
