@@ -14,7 +14,11 @@ import random
 import shutil
 import tempfile
 import time
+import sys
 from pathlib import Path
+
+# this file is named like the `ingest` package: keep its folder off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 WORDS = ("graph neural network knowledge distillation retrieval transformer attention embedding sparse dense "
          "hybrid ranking protein cell gene clinical trial patient model learning deep language vision "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 _WS = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
@@ -24,14 +25,16 @@ KEY_RANK = {"doi": 0, "arxiv": 1, "s2": 2, "pubmed": 3, "pmc": 3, "acl": 3, "mag
             "beir": 5, "bib": 6, "title": 9}
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case, strip accents and punctuation, collapse whitespace."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = _NON_WORD.sub(" ", text.lower())
-    return _WS.sub(" ", text).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
 
 
+@lru_cache(maxsize=65536)
 def slug(text: str, max_len: int = 80) -> str:
     """A readable, id-safe slug: ``"Jane O'Doe"`` -> ``"jane-o-doe"``."""
     s = fold(text).replace("_", " ")
@@ -98,6 +101,7 @@ def normalize_person_name(name: str) -> str:
     return fold(name)
 
 
+@lru_cache(maxsize=65536)
 def author_id(name: str, external_id: str | None = None, scheme: str = "s2") -> str:
     """Author id: by external id when given, else by normalised name."""
     if external_id:

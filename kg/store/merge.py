@@ -39,7 +39,7 @@ def collapse(result: ReadResult) -> tuple[dict[str, NodeRecord], dict[EdgeKey, d
     for n in result.nodes:
         cur = nodes.get(n.id)
         if cur is None:
-            nodes[n.id] = NodeRecord(n.id, n.label, dict(n.properties), n.stub, tuple(n.keys))
+            nodes[n.id] = n  # records are not mutated: merges below build new ones
             continue
         first, second = (n, cur) if (cur.stub and not n.stub) else (cur, n)
         props = dict(first.properties)
@@ -50,11 +50,11 @@ def collapse(result: ReadResult) -> tuple[dict[str, NodeRecord], dict[EdgeKey, d
     edges: dict[EdgeKey, dict[str, Any]] = {}
     for e in result.edges:
         key = (e.source, e.type, e.target)
-        if key in edges:
-            for k, v in e.properties.items():
-                edges[key].setdefault(k, v)
-        else:
-            edges[key] = dict(e.properties)
+        got = edges.get(key)
+        if got is None:
+            edges[key] = e.properties
+        elif e.properties:
+            edges[key] = {**e.properties, **got}
     return nodes, edges
 
 

@@ -182,9 +182,10 @@ class SQLiteStore(GraphStore):
             del edges[key]
             stats.dropped_edges += 1
         touched_nodes, touched_edges = self._drop_support(sid)
+        json_of = {r.id: _dumps(r.properties) for r in nodes.values()}
         db.executemany(
             "INSERT INTO node_support VALUES(?,?,?,?,?)",
-            ((r.id, sid, r.label, int(r.stub), _dumps(r.properties)) for r in nodes.values()))
+            ((r.id, sid, r.label, int(r.stub), json_of[r.id]) for r in nodes.values()))
         db.executemany(
             "INSERT OR IGNORE INTO node_keys VALUES(?,?,?)",
             ((k, r.id, sid) for r in nodes.values() for k in r.keys))
@@ -193,8 +194,10 @@ class SQLiteStore(GraphStore):
             ((s, t, d, sid, _dumps(p)) for (s, t, d), p in edges.items()))
         touched_nodes |= set(nodes)
         touched_edges |= set(edges)
-        self._refresh_nodes(touched_nodes, version, stats, fresh={k: v for k, v in nodes.items()}, sid=sid)
-        self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid)
+        self._temp_ids("_touched", touched_nodes)
+        existed = {r[0] for r in db.execute("SELECT n.id FROM _touched JOIN nodes n ON n.id=_touched.id")}
+        self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid, existed=existed)
+        self._refresh_nodes(touched_nodes, version, stats, fresh=nodes, sid=sid, existed=existed, json_of=json_of)
         self._rekey(touched_nodes - set(nodes), version, stats)
         db.execute(
             "UPDATE sources SET hash=?, size=?, mtime=?, reader=?, n_nodes=?, n_edges=?, warnings=?, errors=?,"
@@ -223,18 +226,30 @@ class SQLiteStore(GraphStore):
         return out
 
     def _refresh_nodes(self, ids: set[str], version: int, stats: WriteStats,
-                       fresh: dict[str, Any] | None = None, sid: int | None = None) -> None:
-        """Recompute merged rows of ``ids`` from their supports; delete unsupported ones."""
+                       fresh: dict[str, Any] | None = None, sid: int | None = None,
+                       existed: set[str] | None = None, json_of: dict[str, str] | None = None) -> None:
+        """Recompute merged rows of ``ids`` from their supports; delete unsupported ones.
+
+        ``existed``: ids stored before this write (only those can have other supports).
+        """
         if not ids:
             return
         fresh = fresh or {}
+        json_of = json_of or {}
         path = self._path(sid)
-        others = self._other_supports(ids, sid)
+        others = self._other_supports(ids if existed is None else ids & existed, sid)
         upserts: list[tuple[str, str, str, int]] = []
         deletes: list[str] = []
         for nid in ids:
-            sup = others.get(nid, [])
             rec = fresh.get(nid)
+            sup = others.get(nid)
+            if not sup and rec is not None:  # only this source supports it: no merge needed
+                if rec.stub:
+                    upserts.append((nid, rec.label, _dumps({**rec.properties, "stub": True}), version))
+                else:
+                    upserts.append((nid, rec.label, json_of.get(nid) or _dumps(rec.properties), version))
+                continue
+            sup = sup or []
             if rec is not None:
                 sup = [*sup, (rec.stub, path, rec.label, rec.properties)]
             if not sup:
@@ -257,24 +272,32 @@ class SQLiteStore(GraphStore):
             stats.nodes_deleted += len(deletes)
 
     def _refresh_edges(self, keys: set[EdgeKey], version: int, stats: WriteStats,
-                       fresh: dict[EdgeKey, dict[str, Any]] | None = None, sid: int | None = None) -> None:
-        """Recompute merged rows of edges ``keys`` from their supports; delete unsupported ones."""
+                       fresh: dict[EdgeKey, dict[str, Any]] | None = None, sid: int | None = None,
+                       existed: set[str] | None = None) -> None:
+        """Recompute merged rows of edges ``keys`` from their supports; delete unsupported ones.
+
+        ``existed``: node ids stored before this write; an edge touching any other node can have
+        no other support, so only edges between pre-existing nodes are looked up.
+        """
         if not keys:
             return
         fresh = fresh or {}
         path = self._path(sid)
-        srcs = {k[0] for k in keys}
+        srcs = {k[0] for k in keys if existed is None or (k[0] in existed and k[2] in existed)}
         self._temp_ids("_esrc", srcs)
         others: dict[EdgeKey, list[tuple[str, dict[str, Any]]]] = {}
-        for s, t, d, props, path in self.db.execute(
+        for s, t, d, props, other_path in self.db.execute(
                 "SELECT es.src, es.type, es.dst, es.props, so.path FROM _esrc JOIN edge_support es ON es.src=_esrc.id "
                 "JOIN sources so ON so.id=es.source WHERE es.source != ?", (sid or -1,)):
             if (s, t, d) in keys:
-                others.setdefault((s, t, d), []).append((path, orjson.loads(props)))
+                others.setdefault((s, t, d), []).append((other_path, orjson.loads(props)))
         upserts, deletes = [], []
         for key in keys:
             sup = others.get(key, [])
             if key in fresh:
+                if not sup:
+                    upserts.append((*key, _dumps(fresh[key])))
+                    continue
                 sup = [*sup, (path, fresh[key])]
             if not sup:
                 deletes.append(key)
