@@ -4,6 +4,7 @@ the report, and whatever the store already had from it is kept."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -111,7 +112,7 @@ def discover(paths: Iterable[str | Path], *, exclude: Iterable[Path] = ()) -> It
                 elif e.is_symlink():
                     yield p, _link_problem(p)
             except OSError as err:
-                yield p, f"cannot stat: {err.strerror or err}"
+                yield p, "symlink loop" if err.errno == errno.ELOOP else f"cannot stat: {err.strerror or err}"
 
     for raw in paths:
         p = Path(os.path.abspath(raw))
@@ -129,7 +130,7 @@ def _link_problem(p: Path) -> str:
     try:
         os.stat(p)
     except OSError as e:
-        if e.errno == 40:  # ELOOP
+        if e.errno == errno.ELOOP:
             return "symlink loop"
         return f"broken symlink ({e.strerror})"
     return "not a regular file"

@@ -93,7 +93,7 @@ def paper_keys(
 
 
 def _clean(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if v not in (None, "", [], {})}
+    return {k: v for k, v in props.items() if v is not None and v != "" and not (isinstance(v, list | dict) and not v)}
 
 
 def paper_ref_node(ref: PaperRef) -> NodeRecord | None:
@@ -102,8 +102,17 @@ def paper_ref_node(ref: PaperRef) -> NodeRecord | None:
                       s2_id=ref.s2_id, ids=ref.ids)
     if not keys:
         return None
-    props = _clean({"title": ref.title, "year": ref.year, "doi": normalize_doi(ref.doi or "") ,
-                    "arxiv_id": normalize_arxiv(ref.arxiv_id or ""), "s2_id": ref.s2_id})
+    props: dict[str, Any] = {}
+    if ref.title:
+        props["title"] = ref.title
+    if ref.year:
+        props["year"] = ref.year
+    if ref.doi and (d := normalize_doi(ref.doi)):
+        props["doi"] = d
+    if ref.arxiv_id and (a := normalize_arxiv(ref.arxiv_id)):
+        props["arxiv_id"] = a
+    if ref.s2_id:
+        props["s2_id"] = ref.s2_id
     return NodeRecord(paper_id_from_keys(keys), Label.PAPER, props, stub=True, keys=keys)
 
 
@@ -123,8 +132,8 @@ def paper_records(p: PaperRecord, *, stub: bool = False) -> tuple[str, ReadResul
         "abstract": p.abstract.strip() if p.abstract else None,
         "year": p.year,
         "date": p.date,
-        "doi": normalize_doi(p.doi or ""),
-        "arxiv_id": normalize_arxiv(p.arxiv_id or ""),
+        "doi": normalize_doi(p.doi) if p.doi else None,
+        "arxiv_id": normalize_arxiv(p.arxiv_id) if p.arxiv_id else None,
         "s2_id": p.s2_id,
         "venue": p.venue,
         "url": p.url,
