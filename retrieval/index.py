@@ -8,6 +8,7 @@ node in every leg, so a filter is one boolean mask shared by all legs.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
@@ -161,8 +162,14 @@ class SearchIndex:
         folder = cls.folder_for(g)
         if folder is None:
             return None
-        idx = cls.load(folder)
-        idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as lock:  # one writer at a time across processes
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                idx = cls.load(folder)
+                idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         g._search = idx
         return idx
 
