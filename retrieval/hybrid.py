@@ -44,10 +44,11 @@ def _index(g: KnowledgeGraph) -> SearchIndex:
     if folder is None:
         raise ConfigError("this store searches through its own indexes (see kg.store.neo4j)")
     idx = g._search
-    if idx is None or idx.manifest.get("version") != g.store.changes_since(1 << 62).version:
-        idx = SearchIndex.sync_store(g) if not (folder / "manifest.json").exists() else SearchIndex.load(folder)
-        if idx is not None and idx.manifest.get("version") != g.store.changes_since(1 << 62).version:
-            idx.sync(g)
+    current = g.store.version()
+    if idx is None or idx.manifest.get("version") != current:
+        idx = SearchIndex.load(folder)
+        if idx.manifest.get("version") != current:
+            idx = SearchIndex.sync_store(g)
         g._search = idx
     assert idx is not None
     return idx

@@ -131,6 +131,10 @@ class GraphStore(ABC):
     def changes_since(self, version: int) -> Changes:
         """Node ids upserted/deleted after ``version`` and the current version."""
 
+    def version(self) -> int:
+        """The store's change counter (bumped by every write); cheap."""
+        return self.changes_since(1 << 62).version
+
     # -- metadata --------------------------------------------------------------------------------
     @abstractmethod
     def get_meta(self, key: str) -> Any:

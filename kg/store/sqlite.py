@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS edge_support(
   PRIMARY KEY(src, type, dst, source)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edge_support_source ON edge_support(source);
 CREATE TABLE IF NOT EXISTS tombstones(node_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_version ON tombstones(version);
 """
 
 _CHUNK = 900  # SQLite host-parameter limit headroom
@@ -90,6 +91,9 @@ class SQLiteStore(GraphStore):
             raise StoreError(f"cannot open store at {self.folder}: {e}") from e
 
     # -- helpers ---------------------------------------------------------------------------------
+    def version(self) -> int:
+        return self._version()
+
     def _version(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
         return int(row[0]) if row else 0
