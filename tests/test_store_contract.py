@@ -1,4 +1,5 @@
-"""Store logic on hand-made records: provenance, merge, entity resolution, exact removal."""
+"""The store contract on hand-made records, run against every backend (embedded SQLite and a
+real Neo4j server): provenance, merge, entity resolution, exact removal, transactions."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import pytest
 
 from ingest.records import AuthorRef, PaperRecord, PaperRef, paper_records
 from kg.model import EdgeRecord, NodeRecord, ReadResult
-from kg.store import SourceInfo, open_store
+from kg.store import GraphStore, SourceInfo, open_store
 from kg.store.sqlite import SQLiteStore
 
+BACKENDS = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 
-def snapshot(store: SQLiteStore) -> tuple[list[tuple], list[tuple]]:
+
+def snapshot(store: GraphStore) -> tuple[list[tuple], list[tuple]]:
     nodes = sorted((n.id, n.label, sorted(n.properties.items(), key=str)) for n in store.iter_nodes())
     edges = sorted((e.source, e.type, e.target, sorted(e.properties.items())) for e in store.iter_edges())
     return nodes, edges
@@ -22,15 +25,35 @@ def paper(**kw) -> ReadResult:
     return paper_records(PaperRecord(**kw))[1]
 
 
-def write(store: SQLiteStore, path: str, result: ReadResult, h: str = "h") -> None:
+def write(store: GraphStore, path: str, result: ReadResult, h: str = "h") -> None:
     store.write_source(SourceInfo(path, h + path, 1, 1.0, "test"), result)
 
 
+@pytest.fixture(params=BACKENDS)
+def make_store(request, tmp_path: Path):
+    """A factory of fresh, empty stores of one backend (Neo4j: the test database, cleared)."""
+    opened: list[GraphStore] = []
+
+    def make() -> GraphStore:
+        for s in opened:
+            s.close()
+        if request.param == "sqlite":
+            s = open_store(tmp_path / f"kg{len(opened)}")
+        else:
+            server = request.getfixturevalue("neo4j_server")
+            s = open_store(server.uri_with_auth)
+            s.clear()  # type: ignore[attr-defined]
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = open_store(tmp_path / "kg")
-    assert isinstance(s, SQLiteStore)
-    return s
+def store(make_store) -> GraphStore:
+    return make_store()
 
 
 def test_write_and_rewrite_is_idempotent(store):
@@ -73,15 +96,17 @@ def test_same_doi_from_two_sources_is_one_node_with_both_provenances(store):
     assert papers[0].properties["venue"] == "Nature"
 
 
-def test_title_and_year_merge_is_order_independent(tmp_path):
+def test_title_and_year_merge_is_order_independent(make_store):
     a = paper(title="Attention Is All You Need", year=2017, authors=[AuthorRef("Ashish Vaswani")])
     b = paper(title="Attention is all you need!", year=2017, arxiv_id="arXiv:1706.03762v5")
-    s1, s2 = SQLiteStore(tmp_path / "1"), SQLiteStore(tmp_path / "2")
-    write(s1, "/a", a)
-    write(s1, "/b", b)
+    s2 = make_store()
     write(s2, "/b", b)
     write(s2, "/a", a)
-    assert snapshot(s1) == snapshot(s2)
+    reverse = snapshot(s2)
+    s1 = make_store()
+    write(s1, "/a", a)
+    write(s1, "/b", b)
+    assert snapshot(s1) == reverse
     ids = [p.id for p in s1.iter_nodes(["Paper"])]
     assert ids == ["paper:arxiv:1706.03762"]
     # removing the source that carried the arXiv id renames the paper back to its title id
@@ -120,7 +145,8 @@ def test_edges_to_unknown_nodes_are_dropped(store):
     assert store.counts()["edges"] == {}
 
 
-def test_failed_write_rolls_back(store, monkeypatch):
+def test_failed_write_rolls_back(tmp_path, monkeypatch):
+    store = SQLiteStore(tmp_path / "kg")
     write(store, "/a", paper(title="Kept", year=2020))
     before = snapshot(store)
 
@@ -135,7 +161,7 @@ def test_failed_write_rolls_back(store, monkeypatch):
     assert store.source("/a").hash == "h/a"
 
 
-def test_add_edit_delete_equals_fresh_ingest(tmp_path):
+def test_add_edit_delete_equals_fresh_ingest(make_store):
     v1 = {"/a": paper(title="A", year=2020, doi="10.1/a", authors=[AuthorRef("Ann Lee")],
                       citations=[PaperRef(doi="10.1/b")]),
           "/b": paper(title="B", year=2020, doi="10.1/b", authors=[AuthorRef("Ann Lee"), AuthorRef("Bo Chan")]),
@@ -143,15 +169,16 @@ def test_add_edit_delete_equals_fresh_ingest(tmp_path):
     v2 = dict(v1)
     v2["/a"] = paper(title="A (revised)", year=2020, doi="10.1/a", authors=[AuthorRef("Ann Lee"), AuthorRef("Dan Eu")])
     del v2["/b"]
-    inc = SQLiteStore(tmp_path / "inc")
+    fresh = make_store()
+    for p, r in v2.items():
+        write(fresh, p, r, h="v2" if p == "/a" else "h")
+    expected = snapshot(fresh)
+    inc = make_store()
     for p, r in v1.items():
         write(inc, p, r)
     write(inc, "/a", v2["/a"], h="v2")
     inc.remove_source("/b")
-    fresh = SQLiteStore(tmp_path / "fresh")
-    for p, r in v2.items():
-        write(fresh, p, r, h="v2" if p == "/a" else "h")
-    assert snapshot(inc) == snapshot(fresh)
+    assert snapshot(inc) == expected
     # the stub for 10.1/b stays: /c still cites it
     assert inc.get_nodes(["paper:doi:10.1/b"])["paper:doi:10.1/b"].properties["stub"] is True
 
@@ -161,3 +188,33 @@ def test_unknown_scheme_is_a_clear_error():
 
     with pytest.raises(UnknownStoreError, match="known"):
         open_store("redis://localhost")
+
+
+def test_derived_source_edges_point_at_stored_nodes_and_vanish_with_them(store):
+    write(store, "/p", paper(title="Topic modelling", year=2020, s2_id="9"))
+    topics = ReadResult(nodes=[NodeRecord("topic:0", "Topic", {"label": "topics"})],
+                        edges=[EdgeRecord("paper:s2:9", "topic:0", "HAS_TOPIC", {"weight": 0.7}),
+                               EdgeRecord("paper:s2:404", "topic:0", "HAS_TOPIC")])
+    stats = store.write_source(SourceInfo("kgloom://topics", "t"), topics, derived=True)
+    assert stats.dropped_edges == 1
+    assert [(e.source, e.properties) for e in store.iter_edges(["HAS_TOPIC"])] == [("paper:s2:9", {"weight": 0.7})]
+    store.remove_source("/p")
+    assert list(store.iter_edges(["HAS_TOPIC"])) == []
+    assert store.counts()["nodes"] == {"Topic": 1}  # the topic stays until the next refit
+
+
+def test_reads_directions_sources_meta_and_version(store):
+    v0 = store.version()
+    write(store, "/dir/a", paper(title="A", year=2020, s2_id="1", citations=[PaperRef(s2_id="2")]))
+    assert store.version() > v0
+    out = store.edges_of(["paper:s2:1"], direction="out")
+    assert [(e.source, e.type, e.target) for e in out] == [("paper:s2:1", "CITES", "paper:s2:2")]
+    assert store.edges_of(["paper:s2:1"], direction="in") == []
+    assert len(store.edges_of(["paper:s2:2"], types=["CITES"], direction="both")) == 1
+    assert store.ids_by_source("/dir") == {"paper:s2:1", "paper:s2:2"}
+    assert store.ids_by_source("/di") == set()
+    assert store.source("/dir/a").reader == "test"
+    assert [s.path for s in store.sources()] == ["/dir/a"]
+    store.set_meta("k", {"x": [1, 2]})
+    assert store.get_meta("k") == {"x": [1, 2]} and store.get_meta("missing") is None
+    assert set(store.get_nodes(["paper:s2:1", "nope"])) == {"paper:s2:1"}
