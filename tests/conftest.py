@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from neo4j_server_fixture import neo4j_server  # noqa: F401  (session-scoped real Neo4j 5.26)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
