@@ -178,3 +178,21 @@ class KnowledgeGraph:
         from retrieval.hybrid import search as _search
 
         return _search(self, query, k=k, mode=mode, filters=filters, explain=explain, **options)
+
+    # -- agents, skills, topics, Cypher ------------------------------------------------------------------
+    def context(self, query: str, budget_tokens: int = 2000, **options: Any) -> Any:
+        """A KG-augmented context pack (hits, subgraph, triples, passages) with stable citations."""
+        from retrieval.context import build_context
+
+        return build_context(self, query, budget_tokens=budget_tokens, **options)
+
+    def cypher(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read-only Cypher query (Neo4j stores); writes and admin calls are rejected."""
+        from kg.errors import QueryError
+
+        run = getattr(self.store, "cypher", None)
+        if run is None:
+            raise QueryError("Cypher needs a Neo4j store (--store neo4j://...); the embedded store offers "
+                             "search, node, neighbors and shortest_path instead")
+        return run(query, params or {})  # type: ignore[no-any-return]
+
