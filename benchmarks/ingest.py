@@ -12,9 +12,9 @@ import argparse
 import json
 import random
 import shutil
+import sys
 import tempfile
 import time
-import sys
 from pathlib import Path
 
 # this file is named like the `ingest` package: keep its folder off the import path

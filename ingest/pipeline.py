@@ -99,17 +99,17 @@ def discover(paths: Iterable[str | Path], *, exclude: Iterable[Path] = ()) -> It
         except OSError as e:
             yield d, f"cannot list folder: {e.strerror or e}"
             return
-        for e in entries:
-            if e.name.startswith("."):
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            p = Path(e.path)
+            p = Path(entry.path)
             try:
-                if e.is_dir():  # follows symlinks
+                if entry.is_dir():  # follows symlinks
                     yield from walk(p)
-                elif e.is_file():
-                    if not e.name.upper().startswith(IGNORED_NAMES):
+                elif entry.is_file():
+                    if not entry.name.upper().startswith(IGNORED_NAMES):
                         yield p, None
-                elif e.is_symlink():
+                elif entry.is_symlink():
                     yield p, _link_problem(p)
             except OSError as err:
                 yield p, "symlink loop" if err.errno == errno.ELOOP else f"cannot stat: {err.strerror or err}"

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KGError(Exception):
     """Root of every error kgloom raises on purpose."""
@@ -68,7 +70,7 @@ class MissingExtraError(KGError, ImportError):
         self.extra = extra
 
 
-def require(module: str, extra: str, purpose: str = ""):  # type: ignore[no-untyped-def]
+def require(module: str, extra: str, purpose: str = "") -> Any:
     """Import ``module`` or raise :class:`MissingExtraError` naming the pip ``extra``.
 
     >>> np = require("numpy", "core")

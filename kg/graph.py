@@ -194,5 +194,5 @@ class KnowledgeGraph:
         if run is None:
             raise QueryError("Cypher needs a Neo4j store (--store neo4j://...); the embedded store offers "
                              "search, node, neighbors and shortest_path instead")
-        return run(query, params or {})  # type: ignore[no-any-return]
+        return list(run(query, params or {}))
 

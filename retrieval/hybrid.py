@@ -84,7 +84,7 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
     if isinstance(filters, dict):
         filters = Filters(**filters)
     if hasattr(g.store, "search_legs"):  # server stores rank inside the database
-        return g.store.search_legs(g, query, k, mode=mode, filters=filters, config=cfg)  # type: ignore[attr-defined, no-any-return]
+        return g.store.search_legs(g, query, k, mode=mode, filters=filters, config=cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     idx = _index(g)

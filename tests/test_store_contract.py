@@ -111,7 +111,7 @@ def test_title_and_year_merge_is_order_independent(make_store):
     assert ids == ["paper:arxiv:1706.03762"]
     # removing the source that carried the arXiv id renames the paper back to its title id
     s1.remove_source("/b")
-    assert [p.id for p in s1.iter_nodes(["Paper"])][0].startswith("paper:title:")
+    assert next(p.id for p in s1.iter_nodes(["Paper"])).startswith("paper:title:")
     assert s1.counts()["edges"] == {"AUTHORED": 1}
 
 

@@ -7,6 +7,7 @@ hold what each source contributed; ``node_keys`` holds identity keys for entity 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -445,7 +446,5 @@ class SQLiteStore(GraphStore):
         self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", ("user:" + key, _dumps(value)))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.db.close()
-        except sqlite3.Error:
-            pass
