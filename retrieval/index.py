@@ -183,7 +183,13 @@ class SearchIndex:
             self._encoder = None
             if self.manifest.get("dense"):
                 self.dense = None  # re-encode everything with the new encoder
-        want_dense = (_default_embed() if fresh else bool(self.manifest.get("dense"))) if embed is None else embed
+        # embeddings already computed are never dropped by accident: embed=False only means
+        # "do not start a dense leg"; an existing one is kept in step (drop_dense() removes it)
+        has_dense = bool(self.manifest.get("dense"))
+        if embed is None:
+            want_dense = _default_embed() if fresh else has_dense
+        else:
+            want_dense = embed or has_dense
         changes = store.changes_since(int(self.manifest.get("version", 0)))
         if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
                 and not fresh:
@@ -210,6 +216,12 @@ class SearchIndex:
         self._reindex()
         self.save()
         return {"added": len(infos), "deleted": len(dead)}
+
+    def drop_dense(self) -> None:
+        """Remove the dense leg (its vectors are deleted; BM25 keeps working)."""
+        self.dense = None
+        self.manifest["dense"] = False
+        self.save()
 
     def _delete_rows(self, rows: list[int]) -> None:
         arr = np.asarray(sorted(set(rows)), dtype=np.int64)
