@@ -105,6 +105,7 @@ class MiniLMEncoder:
         cap = threads if threads is not None else available_cpus()
         if threads is not None or torch.get_num_threads() > cap:
             torch.set_num_threads(max(1, cap))
+        _quiet_transformers()
         try:
             self._model: Any = st.SentenceTransformer(str(model_dir), device=device)
         except (OSError, ValueError) as e:
@@ -172,6 +173,16 @@ class HashEncoder:
 
     def __repr__(self) -> str:
         return f"HashEncoder(dim={self.dim}, seed={self.seed})"
+
+
+def _quiet_transformers() -> None:
+    """Silence transformers' weight-loading progress bar and load report (noise on every CLI call)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def _load_student(path: Path) -> Encoder:
