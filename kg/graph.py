@@ -186,7 +186,7 @@ class KnowledgeGraph:
 
         return build_context(self, query, budget_tokens=budget_tokens, **options)
 
-    def cypher(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def cypher(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """Run a read-only Cypher query (Neo4j stores); writes and admin calls are rejected."""
         from kg.errors import QueryError
 
@@ -194,5 +194,5 @@ class KnowledgeGraph:
         if run is None:
             raise QueryError("Cypher needs a Neo4j store (--store neo4j://...); the embedded store offers "
                              "search, node, neighbors and shortest_path instead")
-        return list(run(query, params or {}))
+        return run(query, params or {})
 
