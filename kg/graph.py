@@ -196,3 +196,21 @@ class KnowledgeGraph:
                              "search, node, neighbors and shortest_path instead")
         return run(query, params or {})
 
+    def skills(self, query: str = "", k: int = 10) -> list[Any]:
+        """Skills matching ``query``: name, description and score first (progressive disclosure)."""
+        from kg.skills import skills
+
+        return skills(self, query, k=k)
+
+    def skill(self, name: str, *, body: bool = True) -> Any:
+        """One skill in full: body (on request), tools, linked skills, bundled resources."""
+        from kg.skills import skill
+
+        return skill(self, name, body=body)
+
+    def skill_path(self, start: str, goal: str) -> Any:
+        """The REQUIRES/NEXT chain from skill ``start`` to skill ``goal``."""
+        from kg.skills import skill_path
+
+        return skill_path(self, start, goal)
+
