@@ -90,6 +90,12 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _matvec(vecs: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``vecs @ q`` without BLAS threads: a query's matrix-vector product is memory-bound, and
+    multi-threaded BLAS on a busy 2-core machine was 50x slower (threads spinning for a core)."""
+    return np.einsum("ij,j->i", vecs, q)
+
+
 def _top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best (row, score) pairs: score descending, ties by ascending row."""
     if len(scores) > k:
@@ -298,11 +304,11 @@ class DenseIndex:
     def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         vecs = self._buf[: self._n]
         if allowed is None:
-            return _top_k(np.arange(self._n, dtype=np.int64), vecs @ q, k)
+            return _top_k(np.arange(self._n, dtype=np.int64), _matvec(vecs, q), k)
         rows = np.flatnonzero(allowed).astype(np.int64)
         if len(rows) == 0:
             return _EMPTY_ROWS, _EMPTY_SCORES
-        scores = vecs[rows] @ q if 2 * len(rows) < self._n else (vecs @ q)[rows]
+        scores = _matvec(vecs[rows], q) if 2 * len(rows) < self._n else _matvec(vecs, q)[rows]
         return _top_k(rows, scores, k)
 
     # -- ANN ------------------------------------------------------------------------------------
