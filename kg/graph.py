@@ -69,6 +69,12 @@ class KnowledgeGraph:
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
                               max_file_mb=max_file_mb, exclude=exclude, progress=progress)
         self.sync_index(embed=embed)
+        if exclude and (Path(self.store.url) / "topics" / "manifest.json").exists() and \
+                any(f.status in ("added", "updated", "partial") for f in report.files):
+            from kg.topics import assign_topics
+
+            assign_topics(self)  # new papers join the fitted topics without a refit
+            self.sync_index()
         return report
 
     def remove(self, *paths: str | Path) -> IngestReport:
@@ -213,4 +219,10 @@ class KnowledgeGraph:
         from kg.skills import skill_path
 
         return skill_path(self, start, goal)
+
+    def topics(self, *, refit: bool = False, config: Any = None) -> Any:
+        """Fit topics (first run or ``refit``) or assign new documents to the fitted ones; a report."""
+        from kg.topics import update_topics
+
+        return update_topics(self, config, refit=refit)
 

@@ -9,6 +9,7 @@ node in every leg, so a filter is one boolean mask shared by all legs.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import time
@@ -63,6 +64,12 @@ class RowInfo:
     year: int = 0
     authors: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    th: str = ""  # hash of the indexed text: an unchanged text keeps its vector
+
+
+def text_hash(text: str) -> str:
+    """Short content hash of a row's text."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _default_embed() -> bool:
@@ -195,7 +202,9 @@ class SearchIndex:
                 and not fresh:
             return {"added": 0, "deleted": 0}
         dead = [self.row_of[i] for i in (*changes.deleted, *changes.upserted) if i in self.row_of]
-        # chunks follow their parent's attributes: a changed parent re-indexes its chunks
+        # a node whose text did not change (only its attributes did) keeps its vector
+        old_vec = {self.rows[r].id: (self.rows[r].th, r) for r in dead if self.rows[r] is not None}  # type: ignore[union-attr]
+        reuse_from = self.dense.vectors if self.dense is not None else None
         if dead:
             self._delete_rows(dead)
         new_rows = self._rows_for(g, changes.upserted)
@@ -205,7 +214,13 @@ class SearchIndex:
             self.bm25.add(texts)
         self.rows.extend(infos)
         if want_dense:
-            self._sync_dense(g, texts, show_progress)
+            reuse: dict[int, int] = {}
+            if reuse_from is not None and self.dense is not None:
+                for j, info in enumerate(infos):
+                    th, r = old_vec.get(info.id, ("", -1))
+                    if th and th == info.th:
+                        reuse[j] = r
+            self._sync_dense(g, texts, show_progress, reuse=reuse)
         else:
             self.dense = None
         self.manifest["dense"] = want_dense
@@ -231,7 +246,8 @@ class SearchIndex:
         for r in arr:
             self.rows[int(r)] = None
 
-    def _sync_dense(self, g: KnowledgeGraph, texts: list[str], show_progress: bool) -> None:
+    def _sync_dense(self, g: KnowledgeGraph, texts: list[str], show_progress: bool,
+                    reuse: dict[int, int] | None = None) -> None:
         from retrieval.dense import DenseIndex
 
         if self.dense is None:  # (re)build for every row; dead rows get a zero vector, then die
@@ -245,7 +261,15 @@ class SearchIndex:
             if dead:
                 self.dense.delete(np.asarray(dead, dtype=np.int64))
         elif texts:
-            self.dense.add(self.encoder.encode(texts, show_progress=show_progress))
+            reuse = reuse or {}
+            todo = [j for j in range(len(texts)) if j not in reuse]
+            vecs = np.zeros((len(texts), self.dense.dim), dtype=np.float32)
+            if reuse:
+                src = np.asarray(list(reuse.values()), dtype=np.int64)
+                vecs[np.asarray(list(reuse.keys()), dtype=np.int64)] = np.asarray(self.dense.vectors[src])
+            if todo:
+                vecs[todo] = self.encoder.encode([texts[j] for j in todo], show_progress=show_progress)
+            self.dense.add(vecs)
         if self.dense.n_rows != len(self.rows):
             raise ConfigError("dense and BM25 rows out of step; delete the index folder to rebuild it")
 
@@ -281,7 +305,7 @@ class SearchIndex:
             except (TypeError, ValueError):
                 year = 0
             out.append((RowInfo(n.id, target, label, year, sorted(authors.get(target, [])),
-                                sorted(cats.get(target, []))), text))
+                                sorted(cats.get(target, [])), text_hash(text)), text))
         return out
 
     def compact(self) -> None:
@@ -305,7 +329,7 @@ class SearchIndex:
             for r in self.rows:
                 fh.write(orjson.dumps(None if r is None else {
                     "id": r.id, "target": r.target, "label": r.label, "year": r.year,
-                    "authors": r.authors, "categories": r.categories}))
+                    "authors": r.authors, "categories": r.categories, "th": r.th}))
                 fh.write(b"\n")
         os.replace(tmp, self.folder / "rows.jsonl")
         (self.folder / "names.json").write_bytes(orjson.dumps(self.names))

@@ -129,3 +129,29 @@ def test_real_model_finds_paraphrase(tmp_path, g):
     res = g.search("knowledge distillation", mode="dense", k=3)
     assert res.hits[0].id == "paper:s2:1"
     assert "encode" in res.timings_ms
+
+
+def test_attribute_changes_reuse_vectors_and_refresh_filters(tmp_path, g, monkeypatch):
+    from kg.model import EdgeRecord, NodeRecord, ReadResult
+    from kg.store import SourceInfo
+    from retrieval.encoder import HashEncoder
+
+    d = tmp_path / "in"
+    d.mkdir()
+    records(d / "p.jsonl", [rec("1", "coral reef bleaching", 2020), rec("2", "ocean acidification", 2021)])
+    build(g, d)
+    calls: list[int] = []
+    real = HashEncoder.encode
+
+    def counting(self, texts, **kw):
+        calls.append(len(texts))
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(HashEncoder, "encode", counting)
+    topic = ReadResult(nodes=[NodeRecord("topic:0", "Topic", {"label": "reefs", "terms": [["coral", 1.0]]})],
+                       edges=[EdgeRecord("paper:s2:1", "topic:0", "HAS_TOPIC", {"weight": 0.9})])
+    g.store.write_source(SourceInfo("kgloom://topics", "t"), topic, derived=True)
+    SearchIndex.sync_store(g)
+    assert calls == [1]  # only the new Topic node was encoded; paper 1 kept its vector
+    res = g.search("coral", mode="dense", filters=Filters(categories=["reefs"]))
+    assert [h.id for h in res.hits] == ["paper:s2:1"]

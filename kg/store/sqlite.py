@@ -204,6 +204,9 @@ class SQLiteStore(GraphStore):
         self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid, existed=existed)
         self._refresh_nodes(touched_nodes, version, stats, fresh=nodes, sid=sid, existed=existed, json_of=json_of)
         self._rekey(touched_nodes - set(nodes), version, stats)
+        if derived:  # derived edges (topics, links) change what their endpoints are filtered by
+            ends = sorted({x for k in touched_edges for x in (k[0], k[2])} - set(nodes))
+            db.executemany("UPDATE nodes SET version=? WHERE id=?", ((version, x) for x in ends))
         db.execute(
             "UPDATE sources SET hash=?, size=?, mtime=?, reader=?, n_nodes=?, n_edges=?, warnings=?, errors=?,"
             " ingested_at=? WHERE id=?",
