@@ -108,8 +108,19 @@ class SearchIndex:
         return Path(url) / "index"
 
     @classmethod
-    def load(cls, folder: Path) -> SearchIndex:
-        """Open an index folder (an empty index when it does not exist yet)."""
+    def load(cls, folder: Path, *, lock: bool = True) -> SearchIndex:
+        """Open an index folder (an empty index when it does not exist yet).
+
+        Holds a shared lock while reading so a concurrent sync in another process (which holds
+        the exclusive lock while it writes) is never seen half-written.
+        """
+        if lock and folder.exists():
+            with open(folder / ".lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_SH)
+                try:
+                    return cls.load(folder, lock=False)
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
         mpath = folder / "manifest.json"
         if not mpath.exists():
             return cls(folder, {"format": FORMAT, "version": 0, "dense": False, "encoder": "minilm"}, [], {})
@@ -170,10 +181,10 @@ class SearchIndex:
         if folder is None:
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:  # one writer at a time across processes
+        with open(folder / ".lock", "a") as lock:  # one writer at a time across processes
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                idx = cls.load(folder)
+                idx = cls.load(folder, lock=False)
                 idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
