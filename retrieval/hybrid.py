@@ -91,12 +91,13 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
     mask = idx.mask(filters, g)
     timings["load"] = (time.perf_counter() - t0) * 1000
     depth = max(cfg.depth, k)
+    fetch = depth * 3 if idx.has_chunks else depth  # chunk rows collapse into their parents
     rankings: dict[str, list[str]] = {}
     leg_scores: dict[str, dict[str, float]] = {}
     chunks: dict[str, list[int]] = {}
     if mode in ("bm25", "hybrid", "hybrid+graph"):
         t = time.perf_counter()
-        rows, scores = idx.bm25.search(query, k=depth * 3, mask=mask)
+        rows, scores = idx.bm25.search(query, k=fetch, mask=mask)
         rankings["bm25"], leg_scores["bm25"], c = _aggregate(idx, rows, scores, depth)
         chunks.update(c)
         timings["bm25"] = (time.perf_counter() - t) * 1000
@@ -109,7 +110,7 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
             q = idx.encoder.encode_query(query)
             timings["encode"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            rows, scores = idx.dense.search(q, k=depth * 3, mask=mask)
+            rows, scores = idx.dense.search(q, k=fetch, mask=mask)
             rankings["dense"], leg_scores["dense"], c = _aggregate(idx, rows, scores, depth)
             for key, v in c.items():
                 chunks.setdefault(key, v)

@@ -161,6 +161,8 @@ class SearchIndex:
         self.label_codes = np.fromiter((code[x] for x in labels), dtype=np.int16, count=len(labels))
         self.years = years
         self.alive = np.fromiter((r is not None for r in self.rows), dtype=bool, count=len(self.rows))
+        # rows that aggregate into another result (chunks): legs then fetch deeper lists
+        self.has_chunks = any(r is not None and r.id != r.target for r in self.rows)
 
     # -- encoder ---------------------------------------------------------------------------------------
     @property
