@@ -158,7 +158,8 @@ def show(node_id: Annotated[str, typer.Argument(help="A node id (see kg search /
 
 
 @app.command()
-def export(out: Annotated[Path, typer.Argument(help="Output file.")], store: StoreOpt = None,
+def export(out: Annotated[Path | None, typer.Argument(help="Output file (not needed with --to).")] = None,
+           store: StoreOpt = None,
            fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or graphml.")] = "jsonl",
            to: Annotated[str | None, typer.Option("--to", help="Copy into another store (neo4j://...).")] = None
            ) -> None:
@@ -168,6 +169,8 @@ def export(out: Annotated[Path, typer.Argument(help="Output file.")], store: Sto
         from kg.copy import copy_store
 
         counts = copy_store(g.store, to)
+    elif out is None:
+        raise typer.BadParameter("give an output file, or --to URL")
     else:
         counts = g.export(out, format=fmt)
     g.close()

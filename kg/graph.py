@@ -87,10 +87,13 @@ class KnowledgeGraph:
 
     def sync_index(self, embed: bool | None = None) -> None:
         """Bring the search indexes in step with the graph (no-op when there are none yet)."""
-        try:
-            from retrieval.index import SearchIndex
-        except ImportError:
+        sync = getattr(self.store, "sync_embeddings", None)
+        if sync is not None:  # server stores index inside the database
+            if embed is not False:
+                sync()
             return
+        from retrieval.index import SearchIndex
+
         SearchIndex.sync_store(self, embed=embed)
 
     # -- reads ---------------------------------------------------------------------------------------
