@@ -16,7 +16,7 @@ import numpy as np
 from kg.errors import ConfigError
 from kg.model import Label
 from retrieval.filters import Filters
-from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.fusion import Fused, reciprocal_rank_fusion
 from retrieval.types import Hit, SearchResult
 
 if TYPE_CHECKING:
@@ -134,22 +134,35 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
     top = fused[:k]
     nodes = g.store.get_nodes([f.id for f in top])
     chunk_ids = {f.id: [idx.rows[r].id for r in chunks.get(f.id, [])[: cfg.passages]] for f in top}  # type: ignore[union-attr]
-    chunk_nodes = g.store.get_nodes([c for v in chunk_ids.values() for c in v])
+    hits = make_hits(g.store, top, chunk_ids, leg_scores, weights, cfg.rrf_k, explain=explain, nodes=nodes)
+    timings["total"] = (time.perf_counter() - t0) * 1000
+    return SearchResult(query, mode, hits, timings)
+
+
+def make_hits(store: Any, top: list[Fused], chunk_ids: dict[str, list[str]], leg_scores: dict[str, dict[str, float]],
+              weights: dict[str, float], rrf_k: float, *, explain: bool = False,
+              nodes: dict[str, Any] | None = None) -> list[Hit]:
+    """Turn fused ids into :class:`Hit` objects (shared by every store's search).
+
+    ``chunk_ids`` maps a result id to the chunk node ids whose text becomes its passages; nodes
+    that vanished since indexing are skipped (the next sync drops them).
+    """
+    nodes = nodes if nodes is not None else store.get_nodes([f.id for f in top])
+    chunk_nodes = store.get_nodes([c for v in chunk_ids.values() for c in v])
     hits: list[Hit] = []
     for f in top:
         n = nodes.get(f.id)
-        if n is None:  # stale index row; the next sync drops it
+        if n is None:
             continue
-        passages = [str(chunk_nodes[c].properties.get("text", "")) for c in chunk_ids[f.id] if c in chunk_nodes]
+        passages = [str(chunk_nodes[c].properties.get("text", "")) for c in chunk_ids.get(f.id, []) if c in chunk_nodes]
         h = Hit(f.id, n.label, n.title, f.score, dict(f.ranks),
                 {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n)
         if explain:
             h.explanation = "; ".join(
-                f"{leg} rank {r} (score {leg_scores[leg][f.id]:.4g}, rrf +{weights.get(leg, 1.0) / (cfg.rrf_k + r):.4g})"
+                f"{leg} rank {r} (score {leg_scores[leg][f.id]:.4g}, rrf +{weights.get(leg, 1.0) / (rrf_k + r):.4g})"
                 for leg, r in sorted(f.ranks.items()))
         hits.append(h)
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    return SearchResult(query, mode, hits, timings)
+    return hits
 
 
 __all__ = ["MODES", "Filters", "Label", "SearchConfig", "search"]

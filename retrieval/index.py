@@ -206,10 +206,7 @@ class SearchIndex:
         # embeddings already computed are never dropped by accident: embed=False only means
         # "do not start a dense leg"; an existing one is kept in step (drop_dense() removes it)
         has_dense = bool(self.manifest.get("dense"))
-        if embed is None:
-            want_dense = _default_embed() if fresh else has_dense
-        else:
-            want_dense = embed or has_dense
+        want_dense = (_default_embed() if fresh else has_dense) if embed is None else (embed or has_dense)
         changes = store.changes_since(int(self.manifest.get("version", 0)))
         if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
                 and not fresh:

@@ -34,7 +34,7 @@ from kg.store.neo4j_schema import (
 )
 from retrieval.filters import Filters
 from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.types import Hit, SearchResult
+from retrieval.types import SearchResult
 
 if TYPE_CHECKING:
     from kg.store.neo4j import Neo4jStore
@@ -163,7 +163,7 @@ def _targets(store: Neo4jStore, where: str, params: dict[str, Any]) -> set[str]:
 def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, filters: Filters | None = None,
                 config: Any = None, explain: bool = False) -> SearchResult:
     """Search ``store`` like :func:`retrieval.hybrid.search` does an embedded store; same result type."""
-    from retrieval.hybrid import MODES, SearchConfig
+    from retrieval.hybrid import MODES, SearchConfig, make_hits
 
     if mode not in MODES:
         raise ConfigError(f"unknown search mode {mode!r}; known: {', '.join(MODES)}")
@@ -217,22 +217,8 @@ def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, fil
             fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
     timings["fuse"] = (time.perf_counter() - t) * 1000
     top = fused[:k]
-    nodes = store.get_nodes([f.id for f in top])
     chunk_ids = {f.id: chunks.get(f.id, [])[: cfg.passages] for f in top}
-    chunk_nodes = store.get_nodes([c for v in chunk_ids.values() for c in v])
-    hits: list[Hit] = []
-    for f in top:
-        n = nodes.get(f.id)
-        if n is None:
-            continue
-        passages = [str(chunk_nodes[c].properties.get("text", "")) for c in chunk_ids[f.id] if c in chunk_nodes]
-        h = Hit(f.id, n.label, n.title, f.score, dict(f.ranks),
-                {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n)
-        if explain:
-            h.explanation = "; ".join(
-                f"{leg} rank {r} (score {leg_scores[leg][f.id]:.4g}, rrf +{weights.get(leg, 1.0) / (cfg.rrf_k + r):.4g})"
-                for leg, r in sorted(f.ranks.items()))
-        hits.append(h)
+    hits = make_hits(store, top, chunk_ids, leg_scores, weights, cfg.rrf_k, explain=explain)
     timings["total"] = (time.perf_counter() - t0) * 1000
     return SearchResult(query, mode, hits, timings)
 
