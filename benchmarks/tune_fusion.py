@@ -19,9 +19,9 @@ from typing import Any
 # benchmarks/ingest.py would shadow the `ingest` package: keep this folder off the import path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from retrieval.eval import eval_store, load_qrels, load_queries, score_run
-from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.hybrid import SearchConfig
+from retrieval.eval import eval_store, load_qrels, load_queries, score_run  # noqa: E402
+from retrieval.fusion import reciprocal_rank_fusion  # noqa: E402
+from retrieval.hybrid import SearchConfig  # noqa: E402
 
 
 def leg_rankings(g: Any, queries: dict[str, str], depth: int) -> dict[str, dict[str, list[str]]]:
