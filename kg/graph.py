@@ -229,3 +229,9 @@ class KnowledgeGraph:
 
         return update_topics(self, config, refit=refit)
 
+    def distill(self, config: Any = None, *, activate: bool = False) -> Any:
+        """Train a fast static student encoder from this store (``kg distill``); see docs/distill.md."""
+        from kg.distill import distill
+
+        return distill(self, config, activate_after=activate)
+

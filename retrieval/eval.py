@@ -109,10 +109,12 @@ def evaluate(folder: str | Path, *, mode: str = "hybrid", split: str = "test", e
     queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
     embed = mode != "bm25"
     g = eval_store(folder, store, embed=embed, show_progress=show_progress)
-    if encoder and encoder not in ("teacher",):
+    if encoder:
+        from kg.distill import resolve_encoder_spec
         from retrieval.index import SearchIndex
 
-        SearchIndex.sync_store(g, embed=True, encoder=encoder, show_progress=show_progress)
+        spec = resolve_encoder_spec(g, encoder)  # "student" -> the store's latest student folder
+        SearchIndex.sync_store(g, embed=True, encoder=spec, show_progress=show_progress)
     run = run_queries(g, queries, mode=mode, **options)
     g.close()
     out: dict[str, Any] = score_run(qrels, run)

@@ -1,0 +1,177 @@
+"""The distillation report: teacher vs student on a BEIR folder, with a graph-term ablation.
+
+:func:`distill_report` builds (or reuses) the ``kg eval`` store of a BEIR folder, scores BM25 and the
+teacher's dense and hybrid search, distils a student on the corpus text only (never the queries or
+qrels), scores it, and repeats the distillation with the graph term off at the same budget. Each
+student is scored on a temporary copy of the store (:func:`evaluation_copy`) with the student
+activated through the ordinary encoder seam, so the store's own index keeps its teacher vectors.
+
+Reported (one JSON object): ``bm25``, ``teacher_dense``, ``teacher_hybrid``, ``student_dense``,
+``student_hybrid`` (nDCG@10), ``kept_pct`` (student hybrid as % of teacher hybrid),
+``gain_kept_pct`` (% of the teacher's hybrid gain over BM25 that the student keeps),
+``teacher_docs_per_s`` / ``student_docs_per_s`` and their ratio ``speedup`` (encoder throughput on the
+corpus texts), ``teacher_query_ms`` / ``student_query_ms`` (encoder time per query inside search),
+``train_seconds``, ``graph_term_delta`` (student hybrid with minus without the graph term) and
+``ablation`` with the no-graph run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg.distill import DistillConfig, ProgressFn, active_encoder, deactivate, distill, resolve_encoder_spec
+from kg.distill.student import StaticEncoder, is_student_folder
+
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
+
+
+@contextlib.contextmanager
+def evaluation_copy(g: KnowledgeGraph) -> Iterator[KnowledgeGraph]:
+    """A throwaway copy of an embedded store (graph and search index, not models), closed and
+    deleted on exit. Switching its encoder leaves ``g`` untouched.
+
+    >>> with evaluation_copy(g) as tmp:                          # doctest: +SKIP
+    ...     SearchIndex.sync_store(tmp, embed=True, encoder=spec)  # doctest: +SKIP
+    """
+    from kg.graph import KnowledgeGraph
+    from kg.store.sqlite import DB_NAME
+
+    src = Path(g.store.url)
+    tmp = Path(tempfile.mkdtemp(prefix="kg-evalcopy-"))
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{src / DB_NAME}?mode=ro", uri=True)) as a, \
+                contextlib.closing(sqlite3.connect(tmp / DB_NAME)) as b:
+            a.backup(b)
+        if (src / "index").is_dir():
+            shutil.copytree(src / "index", tmp / "index", ignore=shutil.ignore_patterns(".lock", "*.tmp"))
+        copy = KnowledgeGraph.open(tmp)
+        try:
+            yield copy
+        finally:
+            copy.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _score(g: KnowledgeGraph, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+           mode: str) -> tuple[float, float]:
+    """nDCG@10 of ``mode`` and the mean encoder milliseconds per query (0 for BM25)."""
+    from retrieval.eval import score_run
+
+    run: dict[str, dict[str, float]] = {}
+    enc_ms = 0.0
+    for qid, text in queries.items():
+        res = g.search(text, k=100, mode=mode)
+        enc_ms += float(res.timings_ms.get("encode", 0.0))
+        ranked: dict[str, float] = {}
+        for i, h in enumerate(res.hits):
+            bid = h.node.properties.get("beir_id") if h.node is not None else None
+            if bid is not None and str(bid) not in ranked:
+                ranked[str(bid)] = float(len(res.hits) - i)
+        run[qid] = ranked
+    return score_run(qrels, run)["ndcg@10"], enc_ms / max(1, len(queries))
+
+
+def score_encoder(g: KnowledgeGraph, spec: str, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                  *, show_progress: bool = False) -> dict[str, float]:
+    """Dense and hybrid nDCG@10 with encoder ``spec`` (``"student"``: the latest), on a store copy."""
+    from retrieval.index import SearchIndex
+
+    spec = resolve_encoder_spec(g, spec)
+    with evaluation_copy(g) as tmp:
+        SearchIndex.sync_store(tmp, embed=True, encoder=spec, show_progress=show_progress)
+        dense, _ = _score(tmp, queries, qrels, "dense")
+        hybrid, ms = _score(tmp, queries, qrels, "hybrid")
+    return {"dense": dense, "hybrid": hybrid, "query_ms": ms}
+
+
+def docs_per_second(encoder: Any, texts: list[str], *, min_seconds: float = 2.0) -> float:
+    """Encoder throughput on ``texts`` (repeated until ``min_seconds`` have passed)."""
+    encoder.encode(texts[: min(len(texts), 16)])  # warm-up
+    n, t0 = 0, time.perf_counter()
+    while True:
+        encoder.encode(texts)
+        n += len(texts)
+        el = time.perf_counter() - t0
+        if el >= min_seconds:
+            return n / el
+
+
+def _pct(a: float, b: float) -> float:
+    return round(100.0 * a / b, 1) if b else 0.0
+
+
+def distill_report(folder: str | Path, *, config: DistillConfig | None = None, store: str | None = None,
+                   split: str = "test", teacher_sample: int = 256, progress: ProgressFn | None = None,
+                   show_progress: bool = False) -> dict[str, Any]:
+    """Distil on a BEIR folder's corpus and compare with the teacher (see the module docstring)."""
+    from retrieval.encoder import load_encoder
+    from retrieval.eval import eval_store, load_qrels, load_queries
+    from retrieval.index import SearchIndex, node_text
+
+    cfg = config or DistillConfig()
+    folder = Path(folder)
+    qrels = load_qrels(folder, split)
+    queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
+    g = eval_store(folder, store, embed=True, show_progress=show_progress)
+    try:
+        if is_student_folder(active_encoder(g)):
+            deactivate(g, show_progress=show_progress)
+        teacher_spec = resolve_encoder_spec(g, "teacher")
+        bm25, _ = _score(g, queries, qrels, "bm25")
+        t_dense, _ = _score(g, queries, qrels, "dense")
+        t_hybrid, t_ms = _score(g, queries, qrels, "hybrid")
+        idx_folder = SearchIndex.folder_for(g)
+        assert idx_folder is not None
+        rows = [r.id for r in SearchIndex.load(idx_folder).rows if r is not None]
+        nodes = g.get_nodes(rows)
+        texts = [node_text(nodes[i]) for i in rows if i in nodes]
+        teacher_dps = docs_per_second(load_encoder(teacher_spec), texts[:teacher_sample], min_seconds=5.0)
+
+        main = distill(g, cfg, progress=progress, show_progress=show_progress)
+        student = score_encoder(g, str(main.path), queries, qrels, show_progress=show_progress)
+        student_dps = docs_per_second(StaticEncoder.load(main.path), texts)
+        pairs = dict(main.manifest.get("pairs") or {})
+        ablation: dict[str, Any]
+        if cfg.graph and pairs:
+            with tempfile.TemporaryDirectory(prefix="kg-ablation-") as tmp:
+                off = distill(g, replace(cfg, graph=False), out=Path(tmp) / "student-nograph", progress=progress)
+                nog = score_encoder(g, str(off.path), queries, qrels)
+            ablation = {"graph": False, "student_dense": nog["dense"], "student_hybrid": nog["hybrid"],
+                        "gain_kept_pct": _pct(nog["hybrid"] - bm25, t_hybrid - bm25),
+                        "train_seconds": off.train_seconds}
+            delta = round(student["hybrid"] - nog["hybrid"], 4)
+            note = (f"graph term {'helps' if delta > 0 else 'does not help' if delta < 0 else 'makes no difference'}"
+                    f" on {folder.resolve().name}: {delta:+.4f} hybrid nDCG@10 over {sum(pairs.values())} pairs")
+        else:
+            ablation = {"graph": False, "student_dense": student["dense"], "student_hybrid": student["hybrid"],
+                        "gain_kept_pct": _pct(student["hybrid"] - bm25, t_hybrid - bm25), "train_seconds": 0.0}
+            delta = 0.0
+            note = (f"no graph pairs in {folder.resolve().name} (no citations, shared authors or keywords): "
+                    "the graph term is inactive, so both runs are the same model")
+        return {
+            "dataset": folder.resolve().name, "split": split, "queries": len(queries), "docs": len(texts),
+            "teacher": teacher_spec, "student": str(main.path),
+            "bm25": bm25, "teacher_dense": t_dense, "teacher_hybrid": t_hybrid,
+            "student_dense": student["dense"], "student_hybrid": student["hybrid"],
+            "kept_pct": _pct(student["hybrid"], t_hybrid), "dense_kept_pct": _pct(student["dense"], t_dense),
+            "gain_kept_pct": _pct(student["hybrid"] - bm25, t_hybrid - bm25),
+            "teacher_docs_per_s": round(teacher_dps, 1), "student_docs_per_s": round(student_dps, 1),
+            "speedup": round(student_dps / teacher_dps, 1) if teacher_dps else 0.0,
+            "teacher_query_ms": round(t_ms, 3), "student_query_ms": round(student["query_ms"], 3),
+            "train_seconds": main.train_seconds, "fit_seconds": main.manifest.get("fit_seconds"),
+            "teacher_seconds": main.manifest.get("teacher_seconds"), "texts": main.manifest.get("texts"),
+            "pairs": pairs, "graph_term_delta": delta, "graph_term_note": note, "ablation": ablation,
+            "config": main.manifest.get("config"),
+        }
+    finally:
+        g.close()
