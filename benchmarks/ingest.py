@@ -60,7 +60,16 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ingest.jsonl"))
-    args = ap.parse_args()
+    ap.add_argument("--embedding-run", action="store_true",
+                    help="Instead: abstracts/s end to end with the teacher and an activated student "
+                         "(runs benchmarks/embed_throughput.py; its options follow after --)")
+    args, rest = ap.parse_known_args()
+    if args.embedding_run:
+        import runpy
+
+        sys.argv = [str(Path(__file__).with_name("embed_throughput.py")), *[a for a in rest if a != "--"]]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        return
     from kg import KnowledgeGraph
 
     tmp = Path(tempfile.mkdtemp(prefix="kg-bench-"))
