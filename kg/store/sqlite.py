@@ -116,23 +116,27 @@ class SQLiteStore(GraphStore):
         self.db.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", ((i,) for i in ids))
 
     # -- writes ----------------------------------------------------------------------------------
-    def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One IMMEDIATE transaction: committed on success, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-            stats = self._write(source, result, derived)
-            self.db.execute("COMMIT")
-            return stats
+            yield
         except BaseException as e:
             self.db.execute("ROLLBACK")
             if isinstance(e, sqlite3.Error):
-                raise StoreError(f"writing {source.path} failed: {e}") from e
+                raise StoreError(f"{what} failed: {e}") from e
             raise
+        self.db.execute("COMMIT")
+
+    def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
+        with self._transaction(f"writing {source.path}"):
+            return self._write(source, result, derived)
 
     def remove_source(self, path: str) -> WriteStats:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
+        stats = WriteStats()
+        with self._transaction(f"removing {path}"):
             row = self.db.execute("SELECT id FROM sources WHERE path=?", (path,)).fetchone()
-            stats = WriteStats()
             if row is not None:
                 version = self._bump()
                 touched_nodes, touched_edges = self._drop_support(row[0])
@@ -140,13 +144,7 @@ class SQLiteStore(GraphStore):
                 self._refresh_edges(touched_edges, version, stats)
                 self._refresh_nodes(touched_nodes, version, stats)
                 self._rekey(touched_nodes, version, stats)
-            self.db.execute("COMMIT")
-            return stats
-        except BaseException as e:
-            self.db.execute("ROLLBACK")
-            if isinstance(e, sqlite3.Error):
-                raise StoreError(f"removing {path} failed: {e}") from e
-            raise
+        return stats
 
     def _write(self, source: SourceInfo, result: ReadResult, derived: bool = False) -> WriteStats:
         db = self.db
