@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str, typer.Option(help="qrels split scored by --report.")] = "test",
         epochs: Annotated[int | None, typer.Option(help="Passes over the training texts.")] = None,
         seed: Annotated[int, typer.Option(help="Seed for sampling, shuffling and torch.")] = 0,
-        lr: Annotated[float | None, typer.Option(help="SparseAdam learning rate.")] = None,
+        lr: Annotated[float | None, typer.Option(help="Learning rate (Adam on the rows a step touches).")] = None,
         batch_size: Annotated[int | None, typer.Option(help="Texts per step.")] = None,
         w_cos: Annotated[float | None, typer.Option(help="Weight of the cosine regression to the teacher.")] = None,
         w_rel: Annotated[float | None, typer.Option(help="Weight of the in-batch relational (KL) term.")] = None,

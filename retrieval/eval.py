@@ -109,13 +109,22 @@ def evaluate(folder: str | Path, *, mode: str = "hybrid", split: str = "test", e
     queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
     embed = mode != "bm25"
     g = eval_store(folder, store, embed=embed, show_progress=show_progress)
+    spec = None
     if encoder:
-        from kg.distill import resolve_encoder_spec
-        from retrieval.index import SearchIndex
+        from kg.distill import active_encoder, resolve_encoder_spec
 
         spec = resolve_encoder_spec(g, encoder)  # "student" -> the store's latest student folder
-        SearchIndex.sync_store(g, embed=True, encoder=spec, show_progress=show_progress)
-    run = run_queries(g, queries, mode=mode, **options)
+        if spec == active_encoder(g):
+            spec = None
+    if spec is None:
+        run = run_queries(g, queries, mode=mode, **options)
+    else:  # score another encoder on a throwaway copy: the cached store keeps its encoder
+        from kg.distill.report import evaluation_copy
+        from retrieval.index import SearchIndex
+
+        with evaluation_copy(g) as tmp:
+            SearchIndex.sync_store(tmp, embed=True, encoder=spec, show_progress=show_progress)
+            run = run_queries(tmp, queries, mode=mode, **options)
     g.close()
     out: dict[str, Any] = score_run(qrels, run)
     out.update({"queries": len(queries), "mode": mode, "dataset": folder.resolve().name, "split": split})

@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import time
@@ -234,9 +235,13 @@ class TeacherCache:
             self._rows[k] = base + i
         self.folder.mkdir(parents=True, exist_ok=True)
         ordered = sorted(self._rows.items(), key=lambda kv: kv[1])
-        np.save(self.folder / "keys.npy", np.frombuffer(b"".join(k for k, _ in ordered), dtype=np.uint8)
-                .reshape(-1, 16), allow_pickle=False)
-        np.save(self.folder / "vectors.npy", self._vectors, allow_pickle=False)
+        key_array = np.frombuffer(b"".join(k for k, _ in ordered), dtype=np.uint8).reshape(-1, 16)
+        # vectors first, keys last: a reader seeing mismatched lengths ignores the cache
+        for name, arr in (("vectors.npy", self._vectors), ("keys.npy", key_array)):
+            tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+            os.replace(tmp, self.folder / name)
 
 
 def _spans(text: str, k: int, rng: random.Random) -> list[str]:

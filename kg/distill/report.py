@@ -156,7 +156,8 @@ def distill_report(folder: str | Path, *, config: DistillConfig | None = None, s
             ablation = {"graph": False, "student_dense": student["dense"], "student_hybrid": student["hybrid"],
                         "gain_kept_pct": _pct(student["hybrid"] - bm25, t_hybrid - bm25), "train_seconds": 0.0}
             delta = 0.0
-            note = (f"no graph pairs in {folder.resolve().name} (no citations, shared authors or keywords): "
+            note = ("graph term switched off: no ablation" if not cfg.graph else
+                    f"no graph pairs in {folder.resolve().name} (no citations, shared authors or keywords): "
                     "the graph term is inactive, so both runs are the same model")
         return {
             "dataset": folder.resolve().name, "split": split, "queries": len(queries), "docs": len(texts),

@@ -40,7 +40,8 @@ class TrainConfig:
     see docs/distill.md).
 
     ``epochs``: passes over the training texts; ``batch_size``: texts per step (also the relational
-    term's batch); ``graph_batch``: graph pairs per step; ``lr``: SparseAdam learning rate;
+    term's batch); ``graph_batch``: graph pairs per step at most (fewer when that would visit every
+    pair more than once per epoch); ``lr``: Adam learning rate;
     ``w_cos`` / ``w_rel`` / ``w_graph``: loss weights (0 switches a term off); ``tau_rel`` /
     ``tau_graph``: softmax temperatures; ``decay``: pull of each updated row back towards its
     initial value (decoupled, per step, like AdamW's weight decay); ``seed``: shuffling and torch seed; ``threads``: torch
@@ -55,7 +56,7 @@ class TrainConfig:
     w_rel: float = 1.0
     w_graph: float = 0.1
     tau_rel: float = 0.1
-    tau_graph: float = 0.05
+    tau_graph: float = 0.2
     decay: float = 0.0
     seed: int = 0
     threads: int | None = None
@@ -222,6 +223,8 @@ def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targe
     result = TrainResult(embeddings=np.empty(0, dtype=np.float32), cos_before=mean_cos())
     best, best_cos = None, valid_cos() if valid is not None else 0.0
     steps_per_epoch = max(1, n // cfg.batch_size)
+    n_pairs = len(pairs) if use_graph and pairs is not None else 0
+    graph_batch = min(cfg.graph_batch, max(2, -(-n_pairs // steps_per_epoch)))  # about one pass per epoch
     kids: dict[int, list[int]] = {}
     if parent is not None:
         if len(parent) != n:
@@ -246,10 +249,10 @@ def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targe
                 idx = _with_partners(order[(b * half) % n:(b * half) % n + half], parent, kids, rng)
             pb = np.zeros((0, 2), dtype=np.int64)
             if use_graph and pairs is not None:
-                if pair_pos + cfg.graph_batch > len(pair_order):
+                if pair_pos + graph_batch > len(pair_order):
                     pair_order, pair_pos = rng.permutation(len(pairs)), 0
-                pb = pairs[pair_order[pair_pos:pair_pos + cfg.graph_batch]]
-                pair_pos += cfg.graph_batch
+                pb = pairs[pair_order[pair_pos:pair_pos + graph_batch]]
+                pair_pos += graph_batch
             vecs, rows, sub = forward(np.concatenate([idx, pb[:, 0], pb[:, 1]]))
             s, t = vecs[:len(idx)], tgt[idx]
             parts: dict[str, Any] = {}
