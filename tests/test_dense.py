@@ -40,7 +40,12 @@ def clustered(n: int, dim: int = 384, *, seed: int = 0, latent: int = 32, cluste
 
 
 EXACT = DenseConfig()
-FORCED_ANN = DenseConfig(exact_threshold=0)
+# The contract tests compare the ANN path with brute force row for row, so they give HNSW a search
+# beam wider than the test data and a single-threaded (deterministic) build: multi-threaded inserts
+# left ~3% of tiny random graphs with an unreachable row (CI failure on main, 2026-11-25). How
+# approximate the default settings are is measured separately, on embedding-shaped data
+# (test_ann_recall_at_10, benchmarks/dense_speed.py).
+FORCED_ANN = DenseConfig(exact_threshold=0, expansion_search=2048, threads=1)
 
 
 @pytest.fixture(params=["exact", "ann"])
