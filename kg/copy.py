@@ -25,6 +25,7 @@ from kg.model import Edge, Node
 from kg.store import neo4j_schema as sch
 from kg.store.base import GraphStore
 from kg.store.merge import EdgeKey
+from kg.store.sqlite import SUPPORT_PROPS_SQL
 from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ class _SQLiteSupports:
     def node_supports(self, ids: Sequence[str]) -> dict[str, list[NodeSupport]]:
         out: dict[str, list[NodeSupport]] = {}
         for nid, path, label, stub, props in self._in(
-                "SELECT ns.node_id, s.path, ns.label, ns.stub, ns.props FROM node_support ns "
-                "JOIN sources s ON s.id = ns.source WHERE ns.node_id IN ({})", ids):
+                f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
+                "JOIN sources s ON s.id = ns.source LEFT JOIN nodes n ON n.id = ns.node_id "
+                "WHERE ns.node_id IN ({})", ids):
             out.setdefault(nid, []).append((path, label, bool(stub), props))
         return out
 

@@ -299,7 +299,9 @@ class SearchIndex:
                 authors.setdefault(e.target, []).append(e.source)
             for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
                 cats.setdefault(e.source, []).append(e.target)
-            named = store.get_nodes(sorted({a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}))
+            wanted = {a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}
+            named = {nid: nodes[nid] for nid in wanted if nid in nodes}  # usually upserted together
+            named.update(store.get_nodes(sorted(wanted - set(named))))
             for nid, n in named.items():
                 self.names[nid] = str(n.properties.get("name") or n.properties.get("label") or nid)
         for n in sorted(cand, key=lambda x: x.id):

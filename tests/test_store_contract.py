@@ -218,3 +218,22 @@ def test_reads_directions_sources_meta_and_version(store):
     store.set_meta("k", {"x": [1, 2]})
     assert store.get_meta("k") == {"x": [1, 2]} and store.get_meta("missing") is None
     assert set(store.get_nodes(["paper:s2:1", "nope"])) == {"paper:s2:1"}
+
+
+def test_sqlite_stores_a_sole_supports_properties_once(tmp_path: Path):
+    store = SQLiteStore(tmp_path / "kg")
+    a = paper(title="Sparse Retrieval", year=2020, s2_id="9", abstract="BM25 still wins.",
+              authors=[AuthorRef("Ann Lee")], citations=[PaperRef(s2_id="7", title="Old Paper")])
+    write(store, "/a", a)
+    alone = snapshot(store)
+    shared = dict(store.db.execute("SELECT node_id, props FROM node_support"))
+    assert set(shared.values()) == {""}  # every node has one support: its row holds the properties
+    # a second source merging into two of them gives those supports their own copies first
+    write(store, "/b", paper(title="Old Paper", year=1999, s2_id="7", authors=[AuthorRef("Ann Lee")]))
+    own = {(n, s): p for n, s, p in store.db.execute("SELECT node_id, source, props FROM node_support")}
+    assert own[("paper:s2:7", 1)] == '{"s2_id":"7","title":"Old Paper"}'  # the stub, without the merged row's flag
+    assert own[("author:name:ann-lee", 1)] == '{"name":"Ann Lee"}'
+    assert own[("paper:s2:9", 1)] == ""
+    store.remove_source("/b")
+    assert snapshot(store) == alone
+    store.close()

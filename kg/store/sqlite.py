@@ -3,11 +3,16 @@
 Tables: ``nodes``/``edges`` hold merged, materialised rows; ``node_support``/``edge_support``
 hold what each source contributed; ``node_keys`` holds identity keys for entity resolution;
 ``tombstones`` and the ``version`` column let search indexes follow changes incrementally.
+
+A node supported by one source only stores its properties once: its ``node_support.props`` is
+``''`` (:data:`SHARED`), meaning "the ``nodes`` row holds exactly these". Before a second source
+merges into such a node (or it is renamed), the support gets its own copy back (``_materialize``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -55,10 +60,18 @@ CREATE INDEX IF NOT EXISTS tombstones_version ON tombstones(version);
 """
 
 _CHUNK = 900  # SQLite host-parameter limit headroom
+SHARED = ""  # node_support.props of a sole support: the nodes row holds its properties
+
+# a support's own properties, whether stored (props) or shared with its node's row
+SUPPORT_PROPS_SQL = ("CASE WHEN ns.props != '' THEN ns.props WHEN ns.stub THEN json_remove(n.props, '$.stub') "
+                  "ELSE n.props END")
 
 
 def _dumps(v: Any) -> str:
     return orjson.dumps(v, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
+_first = operator.itemgetter(0)
 
 
 def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -185,22 +198,26 @@ class SQLiteStore(GraphStore):
             del edges[key]
             stats.dropped_edges += 1
         touched_nodes, touched_edges = self._drop_support(sid)
-        json_of = {r.id: _dumps(r.properties) for r in nodes.values()}
-        db.executemany(
-            "INSERT INTO node_support VALUES(?,?,?,?,?)",
-            ((r.id, sid, r.label, int(r.stub), json_of[r.id]) for r in nodes.values()))
-        db.executemany(
-            "INSERT OR IGNORE INTO node_keys VALUES(?,?,?)",
-            ((k, r.id, sid) for r in nodes.values() for k in r.keys))
-        db.executemany(
-            "INSERT INTO edge_support VALUES(?,?,?,?,?)",
-            ((s, t, d, sid, _dumps(p)) for (s, t, d), p in edges.items()))
         touched_nodes |= set(nodes)
         touched_edges |= set(edges)
         self._temp_ids("_touched", touched_nodes)
         existed = {r[0] for r in db.execute("SELECT n.id FROM _touched JOIN nodes n ON n.id=_touched.id")}
+        others = self._other_supports(existed, sid)
+        # rows go in primary-key order (sorted on their first column: cheap), for B-tree locality
+        by_id = sorted(nodes.items(), key=_first)
+        json_of = {nid: _dumps(r.properties) for nid, r in by_id}
+        db.executemany(
+            "INSERT INTO node_support VALUES(?,?,?,?,?)",
+            ((nid, sid, r.label, int(r.stub), json_of[nid] if nid in others else SHARED) for nid, r in by_id))
+        db.executemany(
+            "INSERT OR IGNORE INTO node_keys VALUES(?,?,?)",
+            sorted(((k, r.id, sid) for r in nodes.values() for k in r.keys), key=_first))
+        db.executemany(
+            "INSERT INTO edge_support VALUES(?,?,?,?,?)",
+            sorted(((s, t, d, sid, _dumps(p)) for (s, t, d), p in edges.items()), key=_first))
         self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid, existed=existed)
-        self._refresh_nodes(touched_nodes, version, stats, fresh=nodes, sid=sid, existed=existed, json_of=json_of)
+        self._refresh_nodes(touched_nodes, version, stats, fresh=nodes, sid=sid, existed=existed, json_of=json_of,
+                            others=others)
         self._rekey(touched_nodes - set(nodes), version, stats)
         if derived:  # derived edges (topics, links) change what their endpoints are filtered by
             ends = sorted({x for k in touched_edges for x in (k[0], k[2])} - set(nodes))
@@ -221,9 +238,20 @@ class SQLiteStore(GraphStore):
         db.execute("DELETE FROM node_keys WHERE source=?", (sid,))
         return nodes, edges
 
+    def _materialize(self, table: str) -> None:
+        """Give the shared supports of the nodes listed in temp ``table`` their own properties
+        (the nodes rows are about to change)."""
+        self.db.execute(
+            f"UPDATE node_support AS ns SET props = COALESCE((SELECT {SUPPORT_PROPS_SQL} FROM nodes n "
+            f"WHERE n.id = ns.node_id), '{{}}') WHERE ns.props = '' AND ns.node_id IN (SELECT id FROM {table})")
+
     def _other_supports(self, ids: Iterable[str], sid: int | None) -> dict[str, list[tuple[bool, str, str, dict[str, Any]]]]:
-        """Supports of ``ids`` from sources other than ``sid``: id -> [(stub, path, label, props)]."""
+        """Supports of ``ids`` from sources other than ``sid``: id -> [(stub, path, label, props)].
+
+        Shared supports among them get their own properties stored (see :data:`SHARED`).
+        """
         self._temp_ids("_ids", ids)
+        self._materialize("_ids")
         out: dict[str, list[tuple[bool, str, str, dict[str, Any]]]] = {}
         for nid, stub, label, props, path in self.db.execute(
                 "SELECT ns.node_id, ns.stub, ns.label, ns.props, s.path FROM _ids JOIN node_support ns "
@@ -233,17 +261,20 @@ class SQLiteStore(GraphStore):
 
     def _refresh_nodes(self, ids: set[str], version: int, stats: WriteStats,
                        fresh: dict[str, Any] | None = None, sid: int | None = None,
-                       existed: set[str] | None = None, json_of: dict[str, str] | None = None) -> None:
+                       existed: set[str] | None = None, json_of: dict[str, str] | None = None,
+                       others: dict[str, list[tuple[bool, str, str, dict[str, Any]]]] | None = None) -> None:
         """Recompute merged rows of ``ids`` from their supports; delete unsupported ones.
 
-        ``existed``: ids stored before this write (only those can have other supports).
+        ``existed``: ids stored before this write (only those can have other supports);
+        ``others``: their supports from other sources, when the caller already has them.
         """
         if not ids:
             return
         fresh = fresh or {}
         json_of = json_of or {}
         path = self._path(sid)
-        others = self._other_supports(ids if existed is None else ids & existed, sid)
+        if others is None:
+            others = self._other_supports(ids if existed is None else ids & existed, sid)
         upserts: list[tuple[str, str, str, int]] = []
         deletes: list[str] = []
         for nid in ids:
@@ -266,6 +297,7 @@ class SQLiteStore(GraphStore):
             if all(s[0] for s in ordered):
                 props["stub"] = True
             upserts.append((nid, ordered[0][2], _dumps(props), version))
+        upserts.sort(key=_first)
         self.db.executemany("INSERT OR REPLACE INTO nodes VALUES(?,?,?,?)", upserts)
         stats.nodes_written += len(upserts)
         if deletes:
@@ -310,6 +342,7 @@ class SQLiteStore(GraphStore):
                 continue
             props = merge_props((False, p, pr) for p, pr in sup)
             upserts.append((*key, _dumps(props)))
+        upserts.sort(key=_first)
         self.db.executemany("INSERT OR REPLACE INTO edges VALUES(?,?,?,?)", upserts)
         stats.edges_written += len(upserts)
         if deletes:
@@ -319,6 +352,8 @@ class SQLiteStore(GraphStore):
     def _rename(self, old: str, new: str, version: int) -> None:
         """Move a node (supports, keys, edges) to a new id, merging into ``new`` if it exists."""
         db = self.db
+        self._temp_ids("_ids", (old, new))
+        self._materialize("_ids")
         db.execute("UPDATE OR IGNORE node_support SET node_id=? WHERE node_id=?", (new, old))
         db.execute("DELETE FROM node_support WHERE node_id=?", (old,))
         db.execute("UPDATE OR IGNORE node_keys SET node_id=? WHERE node_id=?", (new, old))
