@@ -25,8 +25,8 @@ from kg.model import Edge, Node
 from kg.store import neo4j_schema as sch
 from kg.store.base import GraphStore
 from kg.store.merge import EdgeKey
-from kg.store.sqlite import SUPPORT_PROPS_SQL
 from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
+from kg.store.sqlite import SUPPORT_PROPS_SQL
 
 if TYPE_CHECKING:
     from kg.store.neo4j import Neo4jStore

@@ -25,16 +25,19 @@ def register(app: typer.Typer) -> None:
         category: Annotated[list[str] | None, typer.Option(help="Category/topic/keyword (repeatable).")] = None,
         source: Annotated[str | None, typer.Option(help="Only nodes from sources under this path.")] = None,
         explain: Annotated[bool, typer.Option(help="Show each leg's rank and score.")] = False,
+        fusion: Annotated[str, typer.Option(help="zscore (weighted z-normalised scores) or rrf.")] = "zscore",
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """Hybrid search (BM25 + embeddings, fused by RRF) with filters."""
+        """Hybrid search (BM25 + embeddings, fused) with filters."""
         from kg.graph import KnowledgeGraph
         from retrieval.filters import Filters, parse_year_range
+        from retrieval.hybrid import SearchConfig
 
+        cfg = SearchConfig(fusion=fusion)
         g = KnowledgeGraph.open(store)
         f = Filters(labels=label or None, year=parse_year_range(year), authors=author or None,
                     categories=category or None, source=source)
-        res = g.search(query, k=k, mode=mode, filters=f, explain=explain)
+        res = g.search(query, k=k, mode=mode, filters=f, explain=explain, config=cfg)
         g.close()
         if as_json:
             sys.stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
@@ -63,12 +66,18 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str, typer.Option(help="qrels split (qrels/<split>.tsv).")] = "test",
         encoder: Annotated[str | None, typer.Option(help="teacher (default), student, or a model path.")] = None,
         store: Annotated[str | None, typer.Option("--store", "-s", help="Store to build/reuse (default: cache).")] = None,
+        fusion: Annotated[str, typer.Option(help="zscore (weighted z-normalised scores) or rrf.")] = "zscore",
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Evaluate retrieval on a BEIR-format folder (nDCG@10, recall@100, MRR@10)."""
         from retrieval.eval import evaluate
+        from retrieval.hybrid import SearchConfig
 
-        out = evaluate(folder, mode=mode, split=split, encoder=encoder, store=store, show_progress=not as_json)
+        cfg = SearchConfig(fusion=fusion)
+        out = evaluate(folder, mode=mode, split=split, encoder=encoder, store=store, show_progress=not as_json,
+                       config=cfg)
+        if fusion != "zscore":
+            out["fusion"] = fusion
         if as_json:
             sys.stdout.write(json.dumps(out) + "\n")
         else:

@@ -66,10 +66,13 @@ class ContextConfig:
     ``k``: hits to consider (None: ``budget_tokens // 100``, between 5 and 50). ``graph``: add the
     subgraph's triples (``graph_share`` of the budget is kept for them while passages are packed).
     ``min_relative_score``: relevance filter, a hit's fused score over the best hit's.
+    ``fusion``: how the search fuses its legs; the relevance filter's ratio is defined on
+    reciprocal-rank scores (always positive), so packs search with ``"rrf"`` by default.
     ``max_overlap``: brevity filter, word-trigram Jaccard above which a passage is a near-duplicate.
     """
 
     mode: str = "hybrid+graph"
+    fusion: str = "rrf"
     k: int | None = None
     graph: bool = True
     min_relative_score: float = 0.35
@@ -243,7 +246,9 @@ def build_context(g: KnowledgeGraph, query: str, *, budget_tokens: int = 2000,
     if budget_tokens < header + 40:
         raise ConfigError(f"budget_tokens must be at least {header + 40} for this query")
     k = cfg.k or max(5, min(budget_tokens // 100, 50))
-    res = g.search(query, k=k, mode=cfg.mode, filters=filters)
+    from retrieval.hybrid import SearchConfig
+
+    res = g.search(query, k=k, mode=cfg.mode, filters=filters, config=SearchConfig(fusion=cfg.fusion))
     dropped = {"relevance": 0, "brevity": 0, "provenance": 0, "budget": 0}
     sources: dict[str, list[str]] = {}
 

@@ -1,8 +1,9 @@
-"""Hybrid search: BM25 + dense (+ graph) legs fused with reciprocal rank fusion.
+"""Hybrid search: BM25 + dense (+ graph) legs, fused.
 
 Each leg ranks index rows under the same filter mask; rows map to result ids (a chunk to its
-parent, keeping the chunk's best rank), legs are fused by RRF, and the graph leg (optional)
-re-ranks the neighbourhood of the top fused hits by personalised PageRank.
+parent, keeping the chunk's best rank), legs are fused (z-score fusion by default, reciprocal rank
+fusion on request; see :mod:`retrieval.fusion`), and the graph leg (optional) re-ranks the
+neighbourhood of the top fused hits by personalised PageRank.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from kg.errors import ConfigError
 from kg.model import Label
 from retrieval.filters import Filters
-from retrieval.fusion import Fused, reciprocal_rank_fusion
+from retrieval.fusion import DEFAULT_WEIGHTS, FUSIONS, Fused, fuse
 from retrieval.types import Hit, SearchResult
 
 if TYPE_CHECKING:
@@ -28,13 +29,33 @@ MODES = ("bm25", "dense", "hybrid", "hybrid+graph")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchConfig:
-    """Knobs of hybrid search (defaults chosen on SciFact train qrels; see README)."""
+    """Knobs of hybrid search (defaults chosen on SciFact train qrels; see README).
+
+    ``fusion``: ``"zscore"`` (weighted sum of z-normalised leg scores) or ``"rrf"`` (reciprocal
+    rank fusion with ``rrf_k``). ``weights``: per-leg weights overriding the fusion's defaults
+    (:data:`retrieval.fusion.DEFAULT_WEIGHTS`).
+    """
 
     depth: int = 100  # candidates per leg before fusion
+    fusion: str = "zscore"
     rrf_k: float = 60.0
-    weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "dense": 1.0, "graph": 0.5})
+    weights: dict[str, float] = field(default_factory=dict)
     graph_seeds: int = 10
     passages: int = 2
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}; known: {', '.join(FUSIONS)}")
+        if self.depth < 1 or self.rrf_k < 0:
+            raise ConfigError("depth must be >= 1 and rrf_k >= 0")
+
+    def leg_weights(self) -> dict[str, float]:
+        """Every leg's weight: the fusion's defaults, then ``weights``."""
+        return {**DEFAULT_WEIGHTS[self.fusion], **self.weights}
+
+    def fuse(self, rankings: dict[str, list[str]], scores: dict[str, dict[str, float]], limit: int) -> list[Fused]:
+        """Fuse legs with these settings."""
+        return fuse(rankings, scores, method=self.fusion, weights=self.leg_weights(), rrf_k=self.rrf_k, limit=limit)
 
 
 def _index(g: KnowledgeGraph) -> SearchIndex:
@@ -56,6 +77,9 @@ def _index(g: KnowledgeGraph) -> SearchIndex:
 
 def _aggregate(idx: SearchIndex, rows: np.ndarray, scores: np.ndarray, limit: int) -> tuple[list[str], dict[str, float], dict[str, list[int]]]:
     """Rows -> result ids, keeping each result's best row; also the chunk rows that matched."""
+    if not idx.has_chunks:  # every row is its own result: nothing to collapse
+        ids = [idx.targets[r] for r in rows[:limit].tolist()]
+        return ids, dict(zip(ids, scores[:limit].tolist(), strict=True)), {}
     order: list[str] = []
     best: dict[str, float] = {}
     chunk_rows: dict[str, list[int]] = {}
@@ -116,8 +140,7 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
                 chunks.setdefault(key, v)
             timings["dense"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    weights = {leg: cfg.weights.get(leg, 1.0) for leg in rankings}
-    fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+    fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
     if mode == "hybrid+graph" and fused:
         from retrieval.graph import graph_leg
 
@@ -128,20 +151,18 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
         if ranked:
             rankings["graph"] = [nid for nid, _ in ranked]
             leg_scores["graph"] = dict(ranked)
-            weights["graph"] = cfg.weights.get("graph", 1.0)
-            fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+            fused = cfg.fuse(rankings, leg_scores, k)
     timings["fuse"] = (time.perf_counter() - t) * 1000
     top = fused[:k]
     nodes = g.store.get_nodes([f.id for f in top])
     chunk_ids = {f.id: [idx.rows[r].id for r in chunks.get(f.id, [])[: cfg.passages]] for f in top}  # type: ignore[union-attr]
-    hits = make_hits(g.store, top, chunk_ids, leg_scores, weights, cfg.rrf_k, explain=explain, nodes=nodes)
+    hits = make_hits(g.store, top, chunk_ids, leg_scores, explain=explain, nodes=nodes, fusion=cfg.fusion)
     timings["total"] = (time.perf_counter() - t0) * 1000
     return SearchResult(query, mode, hits, timings)
 
 
 def make_hits(store: Any, top: list[Fused], chunk_ids: dict[str, list[str]], leg_scores: dict[str, dict[str, float]],
-              weights: dict[str, float], rrf_k: float, *, explain: bool = False,
-              nodes: dict[str, Any] | None = None) -> list[Hit]:
+              *, explain: bool = False, nodes: dict[str, Any] | None = None, fusion: str = "zscore") -> list[Hit]:
     """Turn fused ids into :class:`Hit` objects (shared by every store's search).
 
     ``chunk_ids`` maps a result id to the chunk node ids whose text becomes its passages; nodes
@@ -158,9 +179,10 @@ def make_hits(store: Any, top: list[Fused], chunk_ids: dict[str, list[str]], leg
         h = Hit(f.id, n.label, n.title, f.score, dict(f.ranks),
                 {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n)
         if explain:
-            h.explanation = "; ".join(
-                f"{leg} rank {r} (score {leg_scores[leg][f.id]:.4g}, rrf +{weights.get(leg, 1.0) / (rrf_k + r):.4g})"
-                for leg, r in sorted(f.ranks.items()))
+            h.explanation = f"{fusion} {f.score:.4g} = " + "; ".join(
+                f"{leg} rank {f.ranks[leg]} (score {leg_scores[leg][f.id]:.4g}, {part:+.4g})" if leg in f.ranks
+                else f"{leg} not in its top {len(leg_scores[leg])} ({part:+.4g})"
+                for leg, part in sorted(f.parts.items()))
         hits.append(h)
     return hits
 

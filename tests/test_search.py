@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kg import KnowledgeGraph
+from kg.errors import ConfigError
 from retrieval.filters import Filters
 from retrieval.hybrid import SearchConfig
 from retrieval.index import SearchIndex
@@ -65,10 +66,25 @@ def test_hits_carry_fused_score_and_each_legs_rank(tmp_path, g):
     res = g.search("bm25 retrieval", k=2, explain=True)
     top = res.hits[0]
     assert top.id == "paper:s2:1" and set(top.ranks) <= {"bm25", "dense"} and top.ranks["bm25"] == 1
-    expected = sum(1 / (60 + r) for r in top.ranks.values())
-    assert top.score == pytest.approx(expected)
-    assert "bm25 rank 1" in top.explanation
+    # z-score fusion by hand: the corpus is two papers, so both hits hold every leg's whole list
+    legs = {leg: {h.id: h.scores[leg] for h in res.hits if leg in h.ranks} for leg in ("bm25", "dense")}
+    weights = {"bm25": 0.55, "dense": 0.45}
+    for h in res.hits:
+        expected = 0.0
+        for leg, got in legs.items():
+            mean = sum(got.values()) / len(got)
+            sd = (sum((x - mean) ** 2 for x in got.values()) / len(got)) ** 0.5
+            z = {i: (x - mean) / sd if sd else 0.0 for i, x in got.items()}
+            expected += weights[leg] * z.get(h.id, min(z.values()))
+        assert h.score == pytest.approx(expected, abs=1e-9)
+    assert top.explanation.startswith("zscore ") and "bm25 rank 1" in top.explanation
     assert res.to_dict()["hits"][0]["ranks"]["bm25"] == 1
+    # reciprocal rank fusion on request
+    rrf = g.search("bm25 retrieval", k=2, explain=True, config=SearchConfig(fusion="rrf")).hits[0]
+    assert rrf.score == pytest.approx(sum(1 / (60 + r) for r in rrf.ranks.values()))
+    assert "rrf " in rrf.explanation and f"{1 / 61:+.4g}" in rrf.explanation
+    with pytest.raises(ConfigError, match="unknown fusion"):
+        SearchConfig(fusion="borda")
 
 
 def test_index_follows_incremental_ingest(tmp_path, g):

@@ -1,5 +1,5 @@
 """Search inside Neo4j: the full-text index (BM25 leg) and the vector index (dense leg), fused
-by the same reciprocal rank fusion and filtered by the same :class:`retrieval.filters.Filters` as
+by the same fusion (retrieval.fusion) and filtered by the same :class:`retrieval.filters.Filters` as
 the embedded store (:func:`retrieval.hybrid.search` hands over to :func:`search_legs`).
 
 Rows map to results as in the embedded index: a chunk counts as its parent (``parent``), keeping
@@ -33,7 +33,6 @@ from kg.store.neo4j_schema import (
     schema_statements,
 )
 from retrieval.filters import Filters
-from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.types import SearchResult
 
 if TYPE_CHECKING:
@@ -201,8 +200,7 @@ def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, fil
                 chunks.setdefault(key, v)
             timings["dense"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    weights = {leg: cfg.weights.get(leg, 1.0) for leg in rankings}
-    fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+    fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
     if mode == "hybrid+graph" and fused:
         from retrieval.graph import graph_leg
 
@@ -213,12 +211,11 @@ def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, fil
         if ranked:
             rankings["graph"] = [nid for nid, _ in ranked]
             leg_scores["graph"] = dict(ranked)
-            weights["graph"] = cfg.weights.get("graph", 1.0)
-            fused = reciprocal_rank_fusion(rankings, k=cfg.rrf_k, weights=weights)
+            fused = cfg.fuse(rankings, leg_scores, k)
     timings["fuse"] = (time.perf_counter() - t) * 1000
     top = fused[:k]
     chunk_ids = {f.id: chunks.get(f.id, [])[: cfg.passages] for f in top}
-    hits = make_hits(store, top, chunk_ids, leg_scores, weights, cfg.rrf_k, explain=explain)
+    hits = make_hits(store, top, chunk_ids, leg_scores, explain=explain, fusion=cfg.fusion)
     timings["total"] = (time.perf_counter() - t0) * 1000
     return SearchResult(query, mode, hits, timings)
 
