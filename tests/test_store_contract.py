@@ -237,3 +237,21 @@ def test_sqlite_stores_a_sole_supports_properties_once(tmp_path: Path):
     store.remove_source("/b")
     assert snapshot(store) == alone
     store.close()
+
+
+def test_sqlite_schema_version_upgrades_v1_and_refuses_unknown(tmp_path: Path):
+    from kg.errors import StoreError
+    from kg.store.sqlite import SCHEMA_VERSION
+
+    store = SQLiteStore(tmp_path / "kg")
+    write(store, "/a", paper(title="Kept", year=2020))
+    before = snapshot(store)
+    store.db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")  # as a version-1 store
+    store.close()
+    store = SQLiteStore(tmp_path / "kg")
+    assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert snapshot(store) == before
+    store.db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SQLiteStore(tmp_path / "kg")

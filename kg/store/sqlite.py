@@ -26,7 +26,7 @@ from kg.model import Edge, Node, ReadResult
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: node_support.props may be SHARED (''); a version-1 store is valid as it is
 DB_NAME = "graph.sqlite"
 
 _SCHEMA = """
@@ -99,6 +99,8 @@ class SQLiteStore(GraphStore):
             got = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if got is None:
                 self.db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(got[0]) == 1:  # upgrade in place: older kgloom versions must not read shared supports
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(got[0]) != SCHEMA_VERSION:
                 raise StoreError(f"store schema version {got[0]} is not supported (expected {SCHEMA_VERSION})")
         except sqlite3.Error as e:
