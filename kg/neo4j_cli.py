@@ -1,4 +1,5 @@
-"""``kg neo4j start`` (a local Neo4j 5.26 with Browser) and ``kg neo4j cypher`` (read-only Cypher)."""
+"""``kg neo4j start`` (a local Neo4j 5.26 with Browser), ``kg neo4j import`` (bulk-load an embedded
+store into a fresh local database) and ``kg neo4j cypher`` (read-only Cypher)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,35 @@ def register(app: typer.Typer) -> None:
         server.stop()
         if not stopping.is_set():
             raise typer.Exit(1)
+
+    @neo.command(name="import")
+    def import_cmd(
+        store: Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
+                                                  help="The embedded store to load (default ./.kg).")] = None,
+        data_dir: Annotated[Path, typer.Option("--data-dir", help="The kg neo4j start data folder to fill.")]
+        = Path(".neo4j"),
+        overwrite: Annotated[bool, typer.Option(help="Replace a database already in --data-dir.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Bulk-load an embedded store into a new Neo4j database with neo4j-admin import (offline:
+        run it before kg neo4j start --data-dir DIR). Much faster than kg export --to for a first load."""
+        from kg.errors import ConfigError
+        from kg.neo4j_import import import_store
+        from kg.store import open_store
+
+        if store and store.startswith(("neo4j", "bolt")):
+            raise ConfigError("kg neo4j import reads an embedded store; use kg export --to to copy between servers")
+        src = open_store(store or ".kg")
+        try:
+            out = import_store(src, data_dir, overwrite=overwrite)
+        finally:
+            src.close()
+        if as_json:
+            sys.stdout.write(json.dumps(out) + "\n")
+            return
+        print(f"Imported {out['nodes']:,} nodes, {out['edges']:,} edges, {out['supports']:,} supports and "
+              f"{out['keys']:,} keys from {out['sources']:,} sources in {out['seconds']:.1f} s into {out['data_dir']}.")
+        print(f"  Next: kg neo4j start --data-dir {data_dir}")
 
     @neo.command()
     def cypher(

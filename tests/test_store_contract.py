@@ -255,3 +255,16 @@ def test_sqlite_schema_version_upgrades_v1_and_refuses_unknown(tmp_path: Path):
     store.close()
     with pytest.raises(StoreError, match="schema version 99"):
         SQLiteStore(tmp_path / "kg")
+
+
+def test_bulk_import_csv_notices_line_breaks(tmp_path: Path):
+    from kg.neo4j_import import write_csv
+
+    store = SQLiteStore(tmp_path / "kg")
+    write(store, "/a", paper(title="One line", year=2020, authors=[AuthorRef("Ann Lee")]))
+    flat = write_csv(store, tmp_path / "csv1")
+    assert not flat["multiline"] and "--multiline-fields=false" in flat["args"]
+    assert (flat["nodes"], flat["edges"], flat["supports"], flat["sources"]) == (2, 1, 2, 1)
+    write(store, "/b", paper(title="Two\nlines", year=2021))
+    assert write_csv(store, tmp_path / "csv2")["multiline"]
+    store.close()

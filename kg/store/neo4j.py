@@ -486,7 +486,7 @@ class Neo4jStore(GraphStore):
     # -- search and Cypher ---------------------------------------------------------------------------
     def search_legs(self, g: Any, query: str, k: int, *, mode: str, filters: Any = None, config: Any = None,
                     explain: bool = False) -> Any:
-        """Hybrid search inside Neo4j (full-text + vector indexes, RRF); see :mod:`kg.store.neo4j_search`."""
+        """Hybrid search inside Neo4j (full-text + vector indexes, fused); see :mod:`kg.store.neo4j_search`."""
         from kg.store.neo4j_search import search_legs
 
         return search_legs(self, g, query, k, mode=mode, filters=filters, config=config, explain=explain)

@@ -1,0 +1,267 @@
+"""Bulk-load an embedded store into a fresh local Neo4j database with ``neo4j-admin database import``.
+
+``kg export --to neo4j://...`` writes through Cypher (batched ``UNWIND``) into a running server;
+on a small machine that is bound by the server's CPU. For a first load into a database nobody is
+serving yet, Neo4j's offline importer writes the store files directly and is far faster. This
+module writes the graph in exactly the layout :mod:`kg.store.neo4j_schema` describes (nodes with
+their properties encoded as the online store encodes them, ``KGSource`` nodes and ``SUPPORTS``
+relationships with each source's contribution, ``KGKey`` identity keys, edges with their
+supporting sources, the version and user metadata) as CSV files, runs the importer that ships
+with the kgloom Neo4j build (:mod:`kg.neo4j_server`), and leaves a database that
+``kg neo4j start --data-dir DIR`` serves. Constraints and indexes are created when a store first
+connects (:func:`kg.store.neo4j_schema.ensure_schema`); embeddings, for stores opened with
+``?embed=true``, are computed on the first dense search.
+
+    >>> from kg.neo4j_import import import_store  # doctest: +SKIP
+    >>> import_store(SQLiteStore(".kg"), ".neo4j")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from kg.errors import ConfigError, StoreError
+from kg.store import neo4j_schema as sch
+from kg.store.merge import merge_props
+from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
+
+ARRAY_DELIMITER = "\x1e"  # between array elements in a CSV cell (record separator: not in real text)
+DATABASE = "neo4j"
+VERSION = 1  # the store version of everything imported (``_v``), as a first copy would write it
+_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+
+def _type(v: Any) -> str:
+    t = type(v)
+    return _TYPES[type(v[0])] + "[]" if t is list else _TYPES[t]
+
+
+def _scalar_cell(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is bool:
+        return "true" if v else "false"
+    return repr(v)  # int, float (encode_props keeps only finite ones)
+
+
+def _cell(v: Any) -> str:
+    if type(v) is not list:
+        return _scalar_cell(v)
+    parts = [_scalar_cell(x) for x in v]
+    if any(ARRAY_DELIMITER in p for p in parts):
+        raise ConfigError("a list property contains the bulk importer's array delimiter (U+001E); "
+                          "use kg export --to neo4j://... instead")
+    return ARRAY_DELIMITER.join(parts)
+
+
+class _Fixed:
+    """One CSV file whose rows all have the same columns (supports, identity keys)."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        self.writer = csv.writer(self.fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        self.writer.writerow(header)
+        self.rows = 0
+
+    def add_rows(self, rows: Iterator[list[Any]]) -> None:
+        for row in rows:
+            self.writer.writerow(row)
+            self.rows += 1
+
+    def close(self) -> list[Path]:
+        self.fh.close()
+        return [self.path]
+
+
+class _Files:
+    """CSV files of one kind (nodes or relationships), one per property signature: the importer
+    types a column once per file, and properties vary between rows."""
+
+    def __init__(self, folder: Path, prefix: str, fixed: list[str]) -> None:
+        self.folder, self.prefix, self.fixed = folder, prefix, fixed
+        self.open: dict[tuple[tuple[str, str], ...], tuple[IO[str], Any]] = {}
+        self.paths: list[Path] = []
+        self.rows = 0
+
+    def add(self, fixed: list[str], props: dict[str, Any]) -> None:
+        keys = sorted(props)
+        sig = tuple([(k, _type(props[k])) for k in keys])
+        got = self.open.get(sig)
+        if got is None:
+            path = self.folder / f"{self.prefix}-{len(self.paths):04d}.csv"
+            fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
+            w = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            w.writerow([*self.fixed, *(f"{k}:{t}" for k, t in sig)])
+            got = self.open[sig] = (fh, w)
+            self.paths.append(path)
+        got[1].writerow(fixed + [_cell(props[k]) for k in keys])
+        self.rows += 1
+
+    def close(self) -> list[Path]:
+        for fh, _ in self.open.values():
+            fh.close()
+        self.open.clear()
+        return self.paths
+
+
+def _rows(db: Any, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    cur = db.execute(sql)
+    while rows := cur.fetchmany(size):
+        yield from rows
+
+
+def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
+    """Graph nodes, sources, metadata and identity keys."""
+    from retrieval.index import SEARCHABLE, node_text, text_hash
+
+    db = src.db
+    nodes = _Files(out, "nodes", ["id:ID(Node)", ":LABEL"])
+    for node in src.iter_nodes():
+        ident(node.label)  # refuse a label Neo4j cannot carry, as the online store does
+        enc = encode_props(node.properties)
+        enc["_v"] = VERSION
+        if node.label in SEARCHABLE and (text := node_text(node)):
+            enc["_th"] = text_hash(text)
+        nodes.add([node.id, f"{NODE}{ARRAY_DELIMITER}{node.label}"], enc)
+    derived = {r[0] for r in db.execute(
+        "SELECT DISTINCT s.path FROM edge_support es JOIN sources s ON s.id = es.source WHERE NOT EXISTS "
+        "(SELECT 1 FROM node_support ns WHERE ns.node_id = es.src AND ns.source = es.source)")}
+    sources = _Files(out, "sources", ["path:ID(Source)", ":LABEL"])
+    for s in src.sources():
+        sources.add([s.path, SOURCE], {
+            "hash": s.hash, "size": s.size, "mtime": float(s.mtime), "reader": s.reader, "n_nodes": s.n_nodes,
+            "n_edges": s.n_edges, "warnings": dumps(s.warnings), "errors": dumps(s.errors),
+            "ingested_at": s.ingested_at, "derived": s.path in derived})
+    meta = _Files(out, "meta", [":ID(Meta)", ":LABEL"])
+    meta.add(["version", META], {"key": "version", "value": VERSION})
+    for key, value in db.execute("SELECT key, value FROM meta WHERE key LIKE 'user:%'"):
+        meta.add([key, META], {"key": key, "value": value})
+    keys = _Fixed(out / "keys.csv", [":ID(Key)", ":LABEL", "key:string", "node:string", "source:string", "_v:long"])
+    keys.add_rows([f"k{i}", KEY, key, nid, path, VERSION] for i, (key, nid, path) in enumerate(_rows(
+        db, "SELECT nk.key, nk.node_id, s.path FROM node_keys nk JOIN sources s ON s.id = nk.source")))
+    files = [*nodes.close(), *sources.close(), *meta.close(), *keys.close()]
+    return files, {"nodes": nodes.rows, "sources": sources.rows, "keys": keys.rows}
+
+
+def _relationship_files(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
+    """``SUPPORTS`` relationships and graph edges (run in a second process on its own connection)."""
+    from kg.store.sqlite import SUPPORT_PROPS_SQL, SQLiteStore
+
+    src = SQLiteStore(folder)
+    try:
+        db = src.db
+        supports = _Fixed(out / "supports.csv", [":START_ID(Source)", ":END_ID(Node)", ":TYPE", "label:string",
+                                                 "stub:boolean", "props:string", "_v:long"])
+        supports.add_rows([path, nid, SUPPORTS, label, "true" if stub else "false", props, VERSION]
+                          for nid, path, label, stub, props in _rows(db, (
+                              f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
+                              "JOIN sources s ON s.id = ns.source LEFT JOIN nodes n ON n.id = ns.node_id")))
+        edges = _Files(out, "edges", [":START_ID(Node)", ":END_ID(Node)", ":TYPE"])
+        current: tuple[str, str, str] | None = None
+        sup: dict[str, Any] = {}
+
+        def flush() -> None:
+            if current is not None:
+                ident(current[1])
+                enc = encode_props(sup[next(iter(sup))] if len(sup) == 1
+                                   else merge_props((False, p, pr) for p, pr in sup.items()))
+                enc["_v"], enc["_src"], enc["_sup"] = VERSION, sorted(sup), dumps(sup)
+                edges.add([current[0], current[2], current[1]], enc)
+
+        for s, t, d, path, props in _rows(db, "SELECT es.src, es.type, es.dst, so.path, es.props FROM edge_support es "
+                                              "JOIN sources so ON so.id = es.source ORDER BY es.src, es.type, es.dst"):
+            if (s, t, d) != current:
+                flush()
+                current, sup = (s, t, d), {}
+            sup[path] = orjson.loads(props)
+        flush()
+        return [*supports.close(), *edges.close()], {"supports": supports.rows, "edges": edges.rows}
+    finally:
+        src.close()
+
+
+def _needs_multiline(db: Any) -> bool:
+    """Whether any value written will hold a line break (the importer parses faster without them).
+    Properties are JSON in the store, where a line break is the escape ``\\n`` or ``\\r``; a
+    literal backslash-n also matches, which only costs speed."""
+    esc = "instr(props, char(92) || 'n') OR instr(props, char(92) || 'r')"
+    raw = "instr({0}, char(10)) OR instr({0}, char(13))"
+    return bool(db.execute(
+        f"SELECT EXISTS(SELECT 1 FROM nodes WHERE {esc}) OR EXISTS(SELECT 1 FROM edges WHERE {esc}) OR "
+        f"EXISTS(SELECT 1 FROM sources WHERE {raw.format('path')} OR {raw.format('reader')} OR "
+        f"{raw.format('ingested_at')}) OR EXISTS(SELECT 1 FROM nodes WHERE {raw.format('id')}) OR "
+        f"EXISTS(SELECT 1 FROM node_keys WHERE {raw.format('key')})").fetchone()[0])
+
+
+def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``src`` (an embedded :class:`~kg.store.sqlite.SQLiteStore`) as importer CSV files into
+    ``folder`` (nodes here, relationships in a second process); returns counts and the
+    ``--nodes``/``--relationships`` arguments."""
+    from kg.store.sqlite import SQLiteStore
+
+    if not isinstance(src, SQLiteStore):
+        raise ConfigError("the bulk importer reads an embedded store; copy Neo4j to Neo4j with kg export --to")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+        rels = pool.submit(_relationship_files, str(src.folder), out)
+        node_files, counts = _node_files(src, out)
+        rel_files, rel_counts = rels.result()
+        multiline = _needs_multiline(src.db)
+    return {**counts, **rel_counts, "multiline": multiline,
+            "args": [f"--multiline-fields={'true' if multiline else 'false'}",
+                     *(f"--nodes={p}" for p in node_files), *(f"--relationships={p}" for p in rel_files)]}
+
+
+def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool = False,
+                 heap: str | None = None, timeout: float = 3600) -> dict[str, Any]:
+    """Load ``src`` into a new ``neo4j`` database under ``data_dir`` (a :class:`~kg.neo4j_server.
+    Neo4jServer` data folder, not being served); returns counts and seconds.
+
+    Refuses a folder that already holds a ``neo4j`` database unless ``overwrite`` (which replaces
+    it). Raises :class:`~kg.errors.StoreError` with the importer's report when it fails.
+    """
+    from kg.neo4j_server import JVM_FLAGS, build, find_java_home
+
+    home = Path(data_dir).expanduser().resolve()
+    existing = home / "data" / "databases" / DATABASE
+    if existing.exists() and any(existing.iterdir()) and not overwrite:
+        raise ConfigError(f"{home} already holds a Neo4j database; pass overwrite=True (--overwrite) to replace it")
+    home.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="kg-import-", dir=home))
+    try:
+        counts = write_csv(src, tmp)
+        csv_s = time.perf_counter() - t0
+        lib = build() / "lib"
+        java = find_java_home() / "bin" / "java"
+        cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *JVM_FLAGS,
+               "-cp", str(lib / "*"), "org.neo4j.cli.AdminTool", "database", "import", "full", DATABASE,
+               "--overwrite-destination=true", f"--array-delimiter={ARRAY_DELIMITER}", *counts.pop("args")]
+        t1 = time.perf_counter()
+        proc = subprocess.run(cmd, env={**os.environ, "NEO4J_HOME": str(home)}, capture_output=True,
+                              text=True, timeout=timeout)
+        if proc.returncode != 0 or "IMPORT DONE" not in proc.stdout:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+            raise StoreError(f"neo4j-admin import into {home} failed (exit {proc.returncode}):\n{tail}")
+        import_s = time.perf_counter() - t1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    total = time.perf_counter() - t0
+    return {**counts, "csv_seconds": round(csv_s, 3), "import_seconds": round(import_s, 3),
+            "seconds": round(total, 3), "nodes_per_s": round(counts["nodes"] / total), "data_dir": str(home),
+            "database": DATABASE, "schema": sch.SCHEMA_VERSION}
