@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -54,11 +54,16 @@ def _pool(total: dict[str, float], limit: int | None) -> list[str]:
     return [d for d, v in total.items() if v >= cut]
 
 
-def _ranked(scores: dict[str, float], ranks: dict[str, dict[str, int]], parts: dict[str, dict[str, float]],
-            limit: int | None) -> list[Fused]:
-    keyed = [(-scores[d], min(ranks[d].values()), -len(ranks[d]), d) for d in _pool(scores, limit)]
+def _ranked(scores: dict[str, float], ranks_of: Callable[[str], dict[str, int]],
+            parts_of: Callable[[str], dict[str, float]], limit: int | None) -> list[Fused]:
+    """The best ``limit`` items as :class:`Fused`, ties broken as the module says (scores rounded to
+    1e-12 first, so float noise never decides a tie)."""
+    keyed = []
+    for d in _pool(scores, limit):
+        r = ranks_of(d)
+        keyed.append((-round(scores[d], 12), min(r.values()), -len(r), d))
     keyed.sort()
-    return [Fused(d, -neg, ranks[d], parts[d]) for neg, _, _, d in keyed[:limit]]
+    return [Fused(d, -neg, ranks_of(d), parts_of(d)) for neg, _, _, d in keyed[:limit]]
 
 
 def zscore_fusion(
@@ -99,18 +104,9 @@ def zscore_fusion(
         legs.append((leg, pos, zs, floor, w))
         for item, zz in zip(pos, zs, strict=True):
             fused[item] = fused.get(item, 0.0) + w * (zz - floor)
-    if not fused:
-        return []
-    keyed = []
-    for d in _pool(fused, limit):
-        r = [(leg, p[d]) for leg, p, _, _, _ in legs if d in p]
-        keyed.append((-round(fused[d] + base, 12), min(x for _, x in r), -len(r), d, dict(r)))
-    keyed.sort(key=lambda t: t[:4])  # float noise must not decide ties: scores rounded to 1e-12
-    out = []
-    for neg, _, _, d, ranks in keyed[:limit]:
-        parts = {leg: w * (zs[p[d] - 1] if d in p else floor) for leg, p, zs, floor, w in legs}
-        out.append(Fused(d, -neg, ranks, parts))
-    return out
+    total = {d: v + base for d, v in fused.items()}
+    return _ranked(total, lambda d: {leg: p[d] for leg, p, _, _, _ in legs if d in p},
+                   lambda d: {leg: w * (zs[p[d] - 1] if d in p else floor) for leg, p, zs, floor, w in legs}, limit)
 
 
 def reciprocal_rank_fusion(
@@ -143,7 +139,7 @@ def reciprocal_rank_fusion(
                 got[leg] = r
                 parts[item][leg] = w / (k + r)
                 scores[item] += w / (k + r)
-    return _ranked(scores, ranks, parts, limit)
+    return _ranked(scores, ranks.__getitem__, parts.__getitem__, limit)
 
 
 def fuse(
