@@ -6,22 +6,29 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import marshal
 import os
+import pickle
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ingest.readers.base import HEAD_BYTES, FileInfo, select_reader
 from kg.errors import KGError, ReaderError
-from kg.model import ReadResult
+from kg.gc_pause import paused_gc
+from kg.model import EdgeRecord, NodeRecord, ReadResult
 from kg.store.base import GraphStore, SourceInfo
+from kg.store.bulk import FirstLoad
+from kg.store.merge import EdgeKey, collapse
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial", "unsupported"]
 IGNORED_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
 DEFAULT_MAX_FILE_MB = 512
+FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes (~5 GB) in memory, then goes per file
 
 
 @dataclass(slots=True)
@@ -167,11 +174,55 @@ def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
     return reader.name, result, digest, len(data)
 
 
-def _read_task(path: str, max_bytes: int) -> tuple[str, ReadResult, str, int] | str:
+@dataclass(slots=True)
+class Parsed:
+    """One file read and collapsed (one record per node id and per edge)."""
+
+    reader: str
+    digest: str
+    size: int
+    nodes: dict[str, NodeRecord]
+    edges: dict[EdgeKey, dict[str, Any]]
+    warnings: list[str]
+    errors: list[str]
+    n_nodes: int  # records as read, before collapsing
+    n_edges: int
+
+    def result(self) -> ReadResult:
+        """The records as a :class:`ReadResult`."""
+        return ReadResult(list(self.nodes.values()), [EdgeRecord(s, d, t, p) for (s, t, d), p in self.edges.items()],
+                          self.warnings, self.errors)
+
+
+def _parse(path: str, max_bytes: int) -> Parsed | str:
     try:
-        return read_file(Path(path), max_bytes)
+        reader, result, digest, size = read_file(Path(path), max_bytes)
     except ReaderError as e:
         return str(e)
+    nodes, edges = collapse(result)
+    return Parsed(reader, digest, size, nodes, edges, result.warnings, result.errors, len(result.nodes),
+                  len(result.edges))
+
+
+def _parse_packed(path: str, max_bytes: int) -> bytes | str:
+    """:func:`_parse` in a worker process, packed as plain tuples: marshal moves them back several
+    times faster than pickling records (pickle when a property holds a type marshal lacks)."""
+    got = _parse(path, max_bytes)
+    if isinstance(got, str):
+        return got
+    payload = (got.reader, got.digest, got.size, [(n.id, n.label, n.properties, n.stub, n.keys) for n in got.nodes.values()],
+               list(got.edges.items()), got.warnings, got.errors, got.n_nodes, got.n_edges)
+    try:
+        return b"m" + marshal.dumps(payload)
+    except ValueError:
+        return b"p" + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(data: bytes) -> Parsed:
+    payload = marshal.loads(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # our own worker
+    reader, digest, size, nodes, edges, warnings, errors, n_nodes, n_edges = payload
+    return Parsed(reader, digest, size, {n[0]: NodeRecord(*n) for n in nodes}, dict(edges), warnings, errors,
+                  n_nodes, n_edges)
 
 
 def ingest_paths(
@@ -184,13 +235,25 @@ def ingest_paths(
     workers: int = 1,
     exclude: Iterable[Path] = (),
     progress: ProgressFn | None = None,
+    first_load: bool = True,
 ) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring.
 
     Unchanged files (same size and mtime, or same content hash) are skipped unless ``force``.
     With ``prune``, sources under the given folders whose files are gone are removed.
     ``workers > 1`` parses files in worker processes; writes stay in this process.
+
+    ``first_load``: when the store has no sources yet (and can do it: the embedded store), new
+    files are staged in memory and written in one transaction (:mod:`kg.store.bulk`); the graph
+    is the one file-by-file writes give. Should that write fail, each file is written on its own.
     """
+    with paused_gc():
+        return _ingest(store, paths, prune=prune, force=force, max_file_mb=max_file_mb, workers=workers,
+                       exclude=exclude, progress=progress, first_load=first_load)
+
+
+def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, force: bool, max_file_mb: float,
+            workers: int, exclude: Iterable[Path], progress: ProgressFn | None, first_load: bool) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
     max_bytes = int(max_file_mb * 2**20)
@@ -217,43 +280,80 @@ def ingest_paths(
             continue
         todo.append((p, st))
 
-    def handle(p: Path, st: os.stat_result, got: tuple[str, ReadResult, str, int] | str) -> None:
+    staged: list[tuple[FileReport, SourceInfo, Parsed]] = []
+    bulk = FirstLoad() if first_load and len(todo) > 1 and hasattr(store, "write_first_load") \
+        and not store.sources() else None
+
+    def flush() -> None:
+        """Write the staged first load; on failure, write its files one by one."""
+        nonlocal bulk
+        if bulk is None:
+            return
+        try:
+            store.write_first_load(bulk)  # type: ignore[attr-defined]
+        except KGError:
+            for fr, info, parsed in staged:
+                try:
+                    store.write_source(info, parsed.result())
+                except KGError as e:
+                    fr.status, fr.nodes, fr.edges = "failed", 0, 0
+                    fr.errors.insert(0, f"store write failed: {e}")
+        bulk = None
+        staged.clear()
+
+    def handle(p: Path, st: os.stat_result, got: Parsed | str) -> None:
+        if bulk is not None and str(p) in bulk:  # named twice on the command line
+            done(FileReport(str(p), "unchanged", bulk.sources[bulk.paths[str(p)] - 1].info.reader))
+            return
         prev = store.source(str(p))
         if isinstance(got, str):
             done(FileReport(str(p), "failed", errors=[got]))
             return
-        reader, result, digest, size = got
+        reader = got.reader
         if not reader:
             done(FileReport(str(p), "unsupported"))
             return
-        if prev and not force and prev.hash == digest:
+        if prev and not force and prev.hash == got.digest:
             store.touch_source(str(p), st.st_mtime)
             done(FileReport(str(p), "unchanged", reader))
             return
+        info = SourceInfo(str(p), got.digest, got.size, st.st_mtime, reader)
+        status: Status = "partial" if got.errors else ("updated" if prev else "added")
+        fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors))
+        if bulk is not None and prev is None:
+            bulk.add_collapsed(info, got.nodes, got.edges, got.warnings, got.errors)
+            staged.append((fr, info, got))
+            done(fr)
+            if bulk.n_nodes > FIRST_LOAD_MAX_NODES:
+                flush()
+            return
         try:
-            store.write_source(SourceInfo(str(p), digest, size, st.st_mtime, reader), result)
+            store.write_source(info, got.result())
         except KGError as e:
             done(FileReport(str(p), "failed", reader, errors=[f"store write failed: {e}"]))
             return
-        status: Status = "partial" if result.errors else ("updated" if prev else "added")
-        done(FileReport(str(p), status, reader, len(result.nodes), len(result.edges),
-                        list(result.warnings), list(result.errors)))
+        done(fr)
 
-    if workers > 1 and len(todo) > 4:
+    if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            futures: list[tuple[Path, os.stat_result, Future[tuple[str, ReadResult, str, int] | str]]] = [
-                (p, st, pool.submit(_read_task, str(p), max_bytes)) for p, st in todo]
-            for p, st, fut in futures:
+            futures: deque[tuple[Path, os.stat_result, Future[bytes | str]]] = deque(
+                (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
+            while futures:  # popped as they are used, so each file's data is freed after its write
+                p, st, fut = futures.popleft()
                 try:
-                    got = fut.result()
+                    packed = fut.result()
+                    got: Parsed | str = _unpack(packed) if isinstance(packed, bytes) else packed
                 except Exception as e:  # a worker crash (e.g. out of memory) is one file's failure
                     got = f"reader process failed: {type(e).__name__}: {e}"
+                del fut
+                packed = b""
                 handle(p, st, got)
     else:
         for p, st in todo:
-            handle(p, st, _read_task(str(p), max_bytes))
+            handle(p, st, _parse(str(p), max_bytes))
+    flush()
 
     if prune:
         seen = {f.path for f in report.files}

@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 
 from kg.errors import ConfigError
+from kg.gc_pause import paused_gc
 from kg.ids import fold
 from kg.model import Label, Node, Rel
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC)
 CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
+SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
 
 
@@ -215,14 +217,15 @@ class SearchIndex:
         # a node whose text did not change (only its attributes did) keeps its vector
         old_vec = {self.rows[r].id: (self.rows[r].th, r) for r in dead if self.rows[r] is not None}  # type: ignore[union-attr]
         reuse_from = self.dense.vectors if self.dense is not None else None
-        if dead:
-            self._delete_rows(dead)
-        new_rows = self._rows_for(g, changes.upserted)
-        texts = [t for _, t in new_rows]
-        infos = [r for r, _ in new_rows]
-        if texts:
-            self.bm25.add(texts)
-        self.rows.extend(infos)
+        with paused_gc():  # millions of small acyclic objects: see kg.gc_pause
+            if dead:
+                self._delete_rows(dead)
+            new_rows = self._rows_for(g, changes.upserted)
+            texts = [t for _, t in new_rows]
+            infos = [r for r, _ in new_rows]
+            if texts:
+                self.bm25.add(texts)
+            self.rows.extend(infos)
         if want_dense:
             reuse: dict[int, int] = {}
             if reuse_from is not None and self.dense is not None:
@@ -238,7 +241,8 @@ class SearchIndex:
         if self.rows and (len(self.rows) - int(np.count_nonzero([r is not None for r in self.rows]))) \
                 > COMPACT_DEAD_FRACTION * len(self.rows):
             self.compact()
-        self._reindex()
+        with paused_gc():
+            self._reindex()
         self.save()
         return {"added": len(infos), "deleted": len(dead)}
 
@@ -286,7 +290,14 @@ class SearchIndex:
     def _rows_for(self, g: KnowledgeGraph, ids: Iterable[str]) -> list[tuple[RowInfo, str]]:
         store = g.store
         out: list[tuple[RowInfo, str]] = []
-        nodes = store.get_nodes([i for i in ids])
+        ids = list(ids)
+        # many changes (a first load): one scan of each table beats per-id lookups
+        scan = len(ids) > SCAN_ABOVE
+        if scan:
+            wanted_ids = set(ids)
+            nodes = {n.id: n for n in store.iter_nodes() if n.id in wanted_ids}
+        else:
+            nodes = store.get_nodes(ids)
         cand = [n for n in nodes.values() if n.label in SEARCHABLE]
         parents_needed = {n.properties.get("parent") for n in cand if n.label == Label.CHUNK}
         parents = store.get_nodes([p for p in parents_needed if p and p not in nodes])
@@ -295,10 +306,19 @@ class SearchIndex:
         authors: dict[str, list[str]] = {}
         cats: dict[str, list[str]] = {}
         if targets:
-            for e in store.edges_of(targets, types=[Rel.AUTHORED], direction="in"):
-                authors.setdefault(e.target, []).append(e.source)
-            for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
-                cats.setdefault(e.source, []).append(e.target)
+            if scan:
+                tset = set(targets)
+                for e in store.iter_edges([Rel.AUTHORED, *CATEGORY_EDGES]):
+                    if e.type == Rel.AUTHORED:
+                        if e.target in tset:
+                            authors.setdefault(e.target, []).append(e.source)
+                    elif e.source in tset:
+                        cats.setdefault(e.source, []).append(e.target)
+            else:
+                for e in store.edges_of(targets, types=[Rel.AUTHORED], direction="in"):
+                    authors.setdefault(e.target, []).append(e.source)
+                for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
+                    cats.setdefault(e.source, []).append(e.target)
             wanted = {a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}
             named = {nid: nodes[nid] for nid in wanted if nid in nodes}  # usually upserted together
             named.update(store.get_nodes(sorted(wanted - set(named))))

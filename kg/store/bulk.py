@@ -1,0 +1,202 @@
+"""First loads in memory: many new sources staged as successive ``write_source`` calls would
+apply them, then written in one pass.
+
+:class:`FirstLoad` mirrors the embedded store's per-source write step by step (collapse, entity
+resolution against earlier sources' keys, renames, dropped dangling edges, supports) on
+dictionaries instead of SQL, so the graph it yields is the one a file-by-file ingest gives;
+``tests/test_bulk_load.py`` checks that table by table. What it saves is the per-file SQL: key
+lookups, support reads for merges, re-merged rows written again by every later file, and index
+maintenance during inserts. The store writes its rows sorted, with secondary indexes built after.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kg.model import NodeRecord, ReadResult
+from kg.store.base import SourceInfo
+from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
+
+Support = tuple[str, bool, dict[str, Any]]  # (label, stub, properties) one source gives a node
+
+
+@dataclass(slots=True)
+class StagedSource:
+    """A source row of a first load."""
+
+    info: SourceInfo
+    n_nodes: int
+    n_edges: int
+    warnings: list[str]
+    errors: list[str]
+    ingested_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+class FirstLoad:
+    """New sources staged in memory, in order (source ids 1, 2, ... in that order).
+
+    >>> load = FirstLoad()
+    >>> load.add(SourceInfo("/a.md", "h"), ReadResult([NodeRecord("doc:1", "Document", {"title": "A"})]))
+    >>> load.n_nodes
+    1
+    """
+
+    def __init__(self) -> None:
+        self.sources: list[StagedSource] = []
+        self.paths: dict[str, int] = {}  # path -> source id (1-based, in order)
+        self.nodes: dict[str, dict[int, Support]] = {}  # node id -> {source id: support}
+        self.edges: dict[EdgeKey, dict[int, dict[str, Any]]] = {}  # edge key -> {source id: props}
+        self.keys: dict[str, dict[str, set[int]]] = {}  # node id -> {identity key: source ids}
+        self.key_nodes: dict[str, set[str]] = {}  # identity key -> node ids holding it
+        self._adj: dict[str, set[EdgeKey]] | None = None  # built on the first rename only
+
+    @property
+    def n_nodes(self) -> int:
+        """Distinct nodes staged so far."""
+        return len(self.nodes)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.paths
+
+    # -- staging (mirrors SQLiteStore._write for a source the store has never seen) --------------
+    def add(self, source: SourceInfo, result: ReadResult) -> None:
+        """Stage one new source's records (a path may be staged once)."""
+        nodes, edges = collapse(result)
+        self.add_collapsed(source, nodes, edges, result.warnings, result.errors)
+
+    def add_collapsed(self, source: SourceInfo, nodes: dict[str, NodeRecord], edges: dict[EdgeKey, dict[str, Any]],
+                      warnings: list[str], errors: list[str]) -> None:
+        """:meth:`add` for records :func:`kg.store.merge.collapse` already collapsed."""
+        if source.path in self.paths:
+            raise ValueError(f"{source.path} is already staged")
+        sid = len(self.sources) + 1
+        keyed = {nid: rec for nid, rec in nodes.items() if rec.keys}
+        if keyed:
+            key_owner = {k: set(self.key_nodes[k]) for rec in keyed.values() for k in rec.keys
+                         if self.key_nodes.get(k)}
+            owners = {n for s in key_owner.values() for n in s}
+            existing = {o: set(self.keys.get(o, ())) for o in owners}
+            record_map, renames = resolve_ids(keyed, existing, key_owner)
+            for old, new in sorted(renames.items()):
+                self._rename(old, new)
+            nodes, edges = remap(nodes, edges, record_map)
+        edges = {k: p for k, p in edges.items() if k[0] in nodes and k[2] in nodes}
+        for nid, rec in nodes.items():
+            self.nodes.setdefault(nid, {})[sid] = (rec.label, rec.stub, rec.properties)
+            if rec.keys:
+                self._add_keys(nid, rec, sid)
+        adj = self._adj
+        for key, props in edges.items():
+            sup = self.edges.get(key)
+            if sup is None:
+                self.edges[key] = {sid: props}
+                if adj is not None:
+                    adj.setdefault(key[0], set()).add(key)
+                    adj.setdefault(key[2], set()).add(key)
+            else:
+                sup[sid] = props
+        self.paths[source.path] = sid
+        self.sources.append(StagedSource(source, len(nodes), len(edges), list(warnings), list(errors)))
+
+    def _add_keys(self, nid: str, rec: NodeRecord, sid: int) -> None:
+        mine = self.keys.setdefault(nid, {})
+        for k in rec.keys:
+            mine.setdefault(k, set()).add(sid)
+            self.key_nodes.setdefault(k, set()).add(nid)
+
+    def _rename(self, old: str, new: str) -> None:
+        """Move ``old``'s supports, keys and edge supports to ``new``; a source that already
+        supports the new id keeps that support (SQL's ``UPDATE OR IGNORE`` + ``DELETE``)."""
+        sup = self.nodes.pop(old, {})
+        target = self.nodes.setdefault(new, {})
+        for sid, s in sup.items():
+            target.setdefault(sid, s)
+        if not target:
+            del self.nodes[new]
+        moved_keys = self.keys.pop(old, {})
+        if moved_keys:
+            mine = self.keys.setdefault(new, {})
+            for k, sids in moved_keys.items():
+                mine.setdefault(k, set()).update(sids)
+                holders = self.key_nodes[k]
+                holders.discard(old)
+                holders.add(new)
+        if self._adj is None:
+            self._adj = {}
+            for key in self.edges:
+                self._adj.setdefault(key[0], set()).add(key)
+                self._adj.setdefault(key[2], set()).add(key)
+        for pos in (0, 2):  # the src column first, then dst, as the SQL does
+            for key in sorted(k for k in self._adj.get(old, ()) if k[pos] == old):
+                esup = self.edges.pop(key)
+                self._unlink(key)
+                new_key = (new, key[1], key[2]) if pos == 0 else (key[0], key[1], new)
+                dest = self.edges.get(new_key)
+                if dest is None:
+                    dest = self.edges[new_key] = {}
+                    self._adj.setdefault(new_key[0], set()).add(new_key)
+                    self._adj.setdefault(new_key[2], set()).add(new_key)
+                for sid, props in esup.items():
+                    dest.setdefault(sid, props)
+
+    def _unlink(self, key: EdgeKey) -> None:
+        assert self._adj is not None
+        for end in (key[0], key[2]):
+            got = self._adj.get(end)
+            if got is not None:
+                got.discard(key)
+
+    # -- rows ------------------------------------------------------------------------------------
+    def node_rows(self, dumps: Any, version: int, shared: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """``nodes`` rows and ``node_support`` rows, both in primary-key order.
+
+        A node with one support gets its properties in the ``nodes`` row only (``shared``)."""
+        paths = [""] + [s.info.path for s in self.sources]
+        rows: list[tuple[Any, ...]] = []
+        support: list[tuple[Any, ...]] = []
+        add_row, add_support = rows.append, support.append
+        for nid, sup in sorted(self.nodes.items(), key=_first):
+            if len(sup) == 1:
+                for sid, (label, stub, props) in sup.items():
+                    add_row((nid, label, dumps({**props, "stub": True} if stub else props), version))
+                    add_support((nid, sid, label, int(stub), shared))
+                continue
+            ordered = sorted(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))
+            merged = merge_props((s[1], paths[sid], s[2]) for sid, s in ordered)
+            if all(s[1] for _, s in ordered):
+                merged["stub"] = True
+            add_row((nid, ordered[0][1][0], dumps(merged), version))
+            support.extend((nid, sid, s[0], int(s[1]), dumps(s[2])) for sid, s in sorted(sup.items()))
+        return rows, support
+
+    def key_rows(self) -> list[tuple[str, str, int]]:
+        """``node_keys`` rows in key order."""
+        return sorted((k, nid, sid) for nid, ks in self.keys.items() if nid in self.nodes
+                      for k, sids in ks.items() for sid in sids)
+
+    def edge_rows(self, dumps: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """``edges`` and ``edge_support`` rows in key order (edges with both endpoints staged)."""
+        paths = [""] + [s.info.path for s in self.sources]
+        nodes = self.nodes
+        rows: list[tuple[Any, ...]] = []
+        support: list[tuple[Any, ...]] = []
+        add_row, add_support = rows.append, support.append
+        for key, sup in sorted(self.edges.items(), key=_first):
+            if key[0] not in nodes or key[2] not in nodes:
+                continue
+            if len(sup) == 1:
+                for sid, props in sup.items():
+                    text = dumps(props) if props else "{}"
+                    add_row((*key, text))
+                    add_support((*key, sid, text))
+                continue
+            merged = merge_props((False, paths[sid], p) for sid, p in sup.items())
+            add_row((*key, dumps(merged)))
+            support.extend((*key, sid, dumps(p)) for sid, p in sorted(sup.items()))
+        return rows, support
+
+
+_first = operator.itemgetter(0)

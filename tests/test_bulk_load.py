@@ -1,0 +1,185 @@
+"""First loads (kg.store.bulk): staging new files in memory and writing them in one pass gives,
+table by table, the store that file-by-file writes give, and the store behaves the same after."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest_paths
+from ingest.records import AuthorRef, PaperRecord, PaperRef, paper_records
+from kg.errors import StoreError
+from kg.model import EdgeRecord, NodeRecord, ReadResult
+from kg.store import SourceInfo
+from kg.store.bulk import FirstLoad
+from kg.store.sqlite import SUPPORT_PROPS_SQL, SQLiteStore
+
+
+def tables(store: SQLiteStore) -> dict[str, list[tuple]]:
+    """Every table's rows by meaning (source paths, not ids; shared support properties resolved)."""
+    q = store.db.execute
+    return {
+        "sources": q("SELECT path, hash, size, mtime, reader, n_nodes, n_edges, warnings, errors FROM sources "
+                     "ORDER BY path").fetchall(),
+        "nodes": q("SELECT id, label, props FROM nodes ORDER BY id").fetchall(),
+        "node_support": q(f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
+                          "JOIN nodes n ON n.id=ns.node_id JOIN sources s ON s.id=ns.source "
+                          "ORDER BY 1, 2").fetchall(),
+        "node_keys": q("SELECT k.key, k.node_id, s.path FROM node_keys k JOIN sources s ON s.id=k.source "
+                       "ORDER BY 1, 2, 3").fetchall(),
+        "edges": q("SELECT src, type, dst, props FROM edges ORDER BY 1, 2, 3").fetchall(),
+        "edge_support": q("SELECT e.src, e.type, e.dst, s.path, e.props FROM edge_support e JOIN sources s "
+                          "ON s.id=e.source ORDER BY 1, 2, 3, 4").fetchall(),
+        "indexes": q("SELECT name, sql FROM sqlite_master WHERE type='index' ORDER BY name").fetchall(),
+    }
+
+
+def assert_same(a: SQLiteStore, b: SQLiteStore) -> None:
+    ta, tb = tables(a), tables(b)
+    for name in ta:
+        assert ta[name] == tb[name], name
+
+
+def paper(**kw) -> ReadResult:
+    return paper_records(PaperRecord(**kw))[1]
+
+
+def hand_made() -> list[tuple[str, ReadResult]]:
+    """Sources that exercise renames, merges, conflicts, stubs and dangling edges, in path order."""
+    a = paper(title="Sparse Retrieval Revisited", year=2021, authors=[AuthorRef("Ann Lee"), AuthorRef("Bo Kim")],
+              citations=[PaperRef(title="Dense Passage Retrieval", year=2020), PaperRef(s2_id="9")])
+    b = paper(title="Sparse retrieval revisited", year=2021, doi="10.1/SR", abstract="BM25 again.",
+              authors=[AuthorRef("Lee, Ann")], venue="SIGIR")  # renames a's paper:title:... to the DOI
+    c = paper(title="Dense Passage Retrieval", year=2020, arxiv_id="2004.04906", s2_id="9",
+              citations=[PaperRef(doi="10.1/sr")])  # joins a stub by title and one by S2 id: a rename
+    d = paper(title="Sparse Retrieval Revisited", year=2021, doi="10.2/other")  # conflicting DOI: no merge
+    e = ReadResult([NodeRecord("doc:x", "Document", {"title": "Note"}),
+                    NodeRecord("paper:doi:10.1/sr", "Paper", {"title": "stub view"}, stub=True, keys=("doi:10.1/sr",))],
+                   [EdgeRecord("doc:x", "paper:doi:10.1/sr", "RELATED_TO", {"w": 1}),
+                    EdgeRecord("doc:x", "nowhere", "RELATED_TO")],  # dangling: dropped
+                   warnings=["a warning"], errors=["line 3: bad"])
+    f = paper(title="Self Citing After Merge", year=2019, s2_id="50", citations=[PaperRef(arxiv_id="1901.00001")])
+    g = paper(title="Self citing after merge", year=2019, arxiv_id="1901.00001", s2_id="50")
+    return [("/d/a", a), ("/d/b", b), ("/d/c", c), ("/d/d", d), ("/d/e", e), ("/d/f", f), ("/d/g", g)]
+
+
+def test_first_load_equals_file_by_file_writes_on_hand_made_records(tmp_path: Path):
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    load = FirstLoad()
+    for path, result in hand_made():
+        info = SourceInfo(path, "h" + path, 1, 1.0, "test")
+        one.write_source(info, result)
+        load.add(info, result)
+    assert load._adj is not None  # renames happened in memory
+    bulk.write_first_load(load)
+    assert_same(one, bulk)
+    ids = {n.id for n in bulk.iter_nodes()}
+    assert "paper:doi:10.1/sr" in ids and "paper:doi:10.2/other" in ids  # renamed, and kept apart
+    assert not any(i.startswith("paper:title:") and "sparse" in i for i in ids)
+    assert bulk.node_sources("paper:doi:10.1/sr") == ["/d/a", "/d/b", "/d/c", "/d/e"]
+    assert bulk.changes_since(0).upserted == sorted(ids)
+    # later incremental writes behave the same on both
+    for s in (one, bulk):
+        s.remove_source("/d/b")
+        s.write_source(SourceInfo("/d/a", "h2", 1, 2.0, "test"), paper(title="Sparse Retrieval Revisited", year=2021))
+    assert_same(one, bulk)
+
+
+def test_a_first_load_needs_an_empty_store(tmp_path: Path):
+    store = SQLiteStore(tmp_path / "s")
+    store.write_source(SourceInfo("/x", "h"), paper(title="T"))
+    load = FirstLoad()
+    load.add(SourceInfo("/y", "h"), paper(title="U"))
+    with pytest.raises(StoreError, match="without sources"):
+        store.write_first_load(load)
+    assert [s.path for s in store.sources()] == ["/x"]
+    with pytest.raises(ValueError, match="already staged"):
+        load.add(SourceInfo("/y", "h"), paper(title="U"))
+
+
+def test_first_load_of_the_shared_data_equals_file_by_file(tmp_path: Path, shared: Path):
+    data = shared / "data"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    rep_one = ingest_paths(one, [data], first_load=False)
+    rep_bulk = ingest_paths(bulk, [data])
+    assert [(f.path, f.status, f.nodes, f.edges, f.errors) for f in rep_one.files] == \
+        [(f.path, f.status, f.nodes, f.edges, f.errors) for f in rep_bulk.files]
+    assert rep_bulk.count("added") > 140
+    assert_same(one, bulk)
+    again = ingest_paths(bulk, [data])
+    assert again.count("unchanged") == rep_bulk.count("added") + rep_bulk.count("partial")
+    assert_same(one, bulk)
+
+
+def test_edits_after_a_first_load_match_file_by_file(tmp_path: Path, shared: Path):
+    src = tmp_path / "papers"
+    shutil.copytree(shared / "data" / "paper-metadata", src)
+    (src / "extra.jsonl").write_text(json.dumps({"paper_id": "x1", "title": "Extra", "year": 2020,
+                                                 "authors": [], "outbound_citations": []}) + "\n")
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [src], first_load=False)
+    ingest_paths(bulk, [src])
+    (src / "extra.jsonl").write_text(json.dumps({"paper_id": "x1", "title": "Extra, edited", "year": 2021,
+                                                 "authors": [], "outbound_citations": []}) + "\n")
+    victim = next(p for p in sorted(src.rglob("*")) if p.is_file() and p.name != "extra.jsonl")
+    victim.unlink()
+    for s in (one, bulk):
+        rep = ingest_paths(s, [src], prune=True)
+        assert rep.summary()["removed"] == 1 and rep.summary()["updated"] == 1
+    assert_same(one, bulk)
+
+
+def test_a_failed_first_load_falls_back_to_file_by_file(tmp_path: Path, shared: Path, monkeypatch):
+    data = shared / "data" / "paper-metadata"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+
+    def boom(load: FirstLoad) -> None:
+        raise StoreError("disk full (simulated)")
+
+    monkeypatch.setattr(bulk, "write_first_load", boom)
+    rep = ingest_paths(bulk, [data])
+    assert rep.ok and rep.count("added") == len(rep.files)
+    assert_same(one, bulk)
+
+
+def test_parser_processes_give_the_same_graph_and_errors(tmp_path: Path, shared: Path):
+    data = tmp_path / "data"
+    shutil.copytree(shared / "data" / "paper-metadata", data / "meta")
+    shutil.copytree(shared / "data" / "skills" / "anthropics", data / "skills")
+    (data / "junk.md").write_bytes(b"\x00\x01\xff" * 100)
+    (data / "half.jsonl").write_text('{"paper_id": "h1", "title": "Half", "authors": []}\n{broken\n')
+    one, multi = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "multi")
+    rep_one = ingest_paths(one, [data], first_load=False)
+    rep_multi = ingest_paths(multi, [data], workers=2)
+    rows = [[(f.path, f.status, f.reader, f.nodes, f.edges, f.warnings, f.errors) for f in r.files]
+            for r in (rep_one, rep_multi)]
+    assert rows[0] == rows[1]
+    assert {f.status for f in rep_multi.files} >= {"added", "failed", "partial"}
+    assert_same(one, multi)
+
+
+def test_parsed_files_travel_by_marshal_or_pickle(tmp_path: Path, monkeypatch):
+    import datetime
+
+    from ingest import pipeline
+
+    f = tmp_path / "a.md"
+    f.write_text("---\ntitle: A\n---\nbody\n")
+    packed = pipeline._parse_packed(str(f), 2**20)
+    assert isinstance(packed, bytes) and packed[:1] == b"m"
+    direct = pipeline._parse(str(f), 2**20)
+    assert pipeline._unpack(packed) == direct
+    assert pipeline._parse_packed(str(tmp_path / "missing.md"), 2**20) == pipeline._parse(str(tmp_path / "missing.md"), 2**20)
+    when = datetime.date(2024, 1, 2)  # a value marshal cannot hold
+
+    def read_file(path, max_bytes):
+        return "x", ReadResult([NodeRecord("doc:1", "Document", {"date": when})]), "h", 1
+
+    monkeypatch.setattr(pipeline, "read_file", read_file)
+    packed = pipeline._parse_packed(str(f), 2**20)
+    assert packed[:1] == b"p"  # type: ignore[index]
+    assert pipeline._unpack(packed).nodes["doc:1"].properties == {"date": when}  # type: ignore[arg-type]
