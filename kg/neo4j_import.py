@@ -43,6 +43,15 @@ VERSION = 1  # the store version of everything imported (``_v``), as a first cop
 _TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
+def _import_jvm_flags() -> tuple[str, ...]:
+    """The server's JVM flags, but compiled by C1 only with the throughput collector: the
+    importer is a short batch job, where C2 compile time and G1's bookkeeping cost more than they
+    return (20k records: 6.4 s instead of 6.8-7.6 s, benchmarks/neo4j_load.py)."""
+    from kg.neo4j_server import JVM_FLAGS
+
+    return (*(f for f in JVM_FLAGS if f != "-XX:+UseG1GC"), "-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC")
+
+
 def _type(v: Any) -> str:
     t = type(v)
     return _TYPES[type(v[0])] + "[]" if t is list else _TYPES[t]
@@ -75,12 +84,6 @@ class _Fixed:
         self.fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
         self.writer = csv.writer(self.fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self.writer.writerow(header)
-        self.rows = 0
-
-    def add_rows(self, rows: Iterator[list[Any]]) -> None:
-        for row in rows:
-            self.writer.writerow(row)
-            self.rows += 1
 
     def close(self) -> list[Path]:
         self.fh.close()
@@ -125,7 +128,7 @@ def _rows(db: Any, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
 
 
 def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
-    """Graph nodes, sources, metadata and identity keys."""
+    """Graph nodes, sources and metadata."""
     from retrieval.index import SEARCHABLE, node_text, text_hash
 
     db = src.db
@@ -150,26 +153,44 @@ def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
     meta.add(["version", META], {"key": "version", "value": VERSION})
     for key, value in db.execute("SELECT key, value FROM meta WHERE key LIKE 'user:%'"):
         meta.add([key, META], {"key": key, "value": value})
-    keys = _Fixed(out / "keys.csv", [":ID(Key)", ":LABEL", "key:string", "node:string", "source:string", "_v:long"])
-    keys.add_rows([f"k{i}", KEY, key, nid, path, VERSION] for i, (key, nid, path) in enumerate(_rows(
-        db, "SELECT nk.key, nk.node_id, s.path FROM node_keys nk JOIN sources s ON s.id = nk.source")))
-    files = [*nodes.close(), *sources.close(), *meta.close(), *keys.close()]
-    return files, {"nodes": nodes.rows, "sources": sources.rows, "keys": keys.rows}
+    files = [*nodes.close(), *sources.close(), *meta.close()]
+    return files, {"nodes": nodes.rows, "sources": sources.rows}
 
 
-def _relationship_files(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
-    """``SUPPORTS`` relationships and graph edges (run in a second process on its own connection)."""
+def _support_file(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
+    """``SUPPORTS`` relationships (each source's contribution to each node) and ``KGKey`` nodes,
+    formatted by SQLite and written by the C csv writer."""
     from kg.store.sqlite import SUPPORT_PROPS_SQL, SQLiteStore
 
     src = SQLiteStore(folder)
     try:
+        return _support_rows(src.db, out, SUPPORT_PROPS_SQL)
+    finally:
+        src.close()
+
+
+def _support_rows(db: Any, out: Path, support_props_sql: str) -> tuple[list[Path], dict[str, int]]:
+    supports = _Fixed(out / "supports.csv", [":START_ID(Source)", ":END_ID(Node)", ":TYPE", "label:string",
+                                             "stub:boolean", "props:string", "_v:long"])
+    supports.writer.writerows(db.execute(
+        f"SELECT s.path, ns.node_id, '{SUPPORTS}', ns.label, CASE WHEN ns.stub THEN 'true' ELSE 'false' END, "
+        f"{support_props_sql}, {VERSION} FROM node_support ns JOIN sources s ON s.id = ns.source "
+        "LEFT JOIN nodes n ON n.id = ns.node_id"))
+    keys = _Fixed(out / "keys.csv", [":ID(Key)", ":LABEL", "key:string", "node:string", "source:string", "_v:long"])
+    keys.writer.writerows(db.execute(
+        f"SELECT 'k' || row_number() OVER (), '{KEY}', nk.key, nk.node_id, s.path, {VERSION} FROM node_keys nk "
+        "JOIN sources s ON s.id = nk.source"))
+    n_sup, n_keys = db.execute("SELECT (SELECT COUNT(*) FROM node_support), (SELECT COUNT(*) FROM node_keys)").fetchone()
+    return [*supports.close(), *keys.close()], {"supports": n_sup, "keys": n_keys}
+
+
+def _edge_files(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
+    """Graph edges with their supporting sources (run in a second process on its own connection)."""
+    from kg.store.sqlite import SQLiteStore
+
+    src = SQLiteStore(folder)
+    try:
         db = src.db
-        supports = _Fixed(out / "supports.csv", [":START_ID(Source)", ":END_ID(Node)", ":TYPE", "label:string",
-                                                 "stub:boolean", "props:string", "_v:long"])
-        supports.add_rows([path, nid, SUPPORTS, label, "true" if stub else "false", props, VERSION]
-                          for nid, path, label, stub, props in _rows(db, (
-                              f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
-                              "JOIN sources s ON s.id = ns.source LEFT JOIN nodes n ON n.id = ns.node_id")))
         edges = _Files(out, "edges", [":START_ID(Node)", ":END_ID(Node)", ":TYPE"])
         current: tuple[str, str, str] | None = None
         sup: dict[str, Any] = {}
@@ -189,7 +210,7 @@ def _relationship_files(folder: str, out: Path) -> tuple[list[Path], dict[str, i
                 current, sup = (s, t, d), {}
             sup[path] = orjson.loads(props)
         flush()
-        return [*supports.close(), *edges.close()], {"supports": supports.rows, "edges": edges.rows}
+        return edges.close(), {"edges": edges.rows}
     finally:
         src.close()
 
@@ -209,7 +230,7 @@ def _needs_multiline(db: Any) -> bool:
 
 def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Write ``src`` (an embedded :class:`~kg.store.sqlite.SQLiteStore`) as importer CSV files into
-    ``folder`` (nodes here, relationships in a second process); returns counts and the
+    ``folder`` (nodes and supports here, edges in a second process); returns counts and the
     ``--nodes``/``--relationships`` arguments."""
     from kg.store.sqlite import SQLiteStore
 
@@ -217,12 +238,17 @@ def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError("the bulk importer reads an embedded store; copy Neo4j to Neo4j with kg export --to")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
-        rels = pool.submit(_relationship_files, str(src.folder), out)
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as pool:
+        # three parts of about equal time: edges, supports + keys (forked, own connections), nodes
+        rels = pool.submit(_edge_files, str(src.folder), out)
+        sups = pool.submit(_support_file, str(src.folder), out)
         node_files, counts = _node_files(src, out)
+        support_files, support_counts = sups.result()
         rel_files, rel_counts = rels.result()
+        node_files.append(support_files[1])  # KGKey nodes
+        rel_files.insert(0, support_files[0])
         multiline = _needs_multiline(src.db)
-    return {**counts, **rel_counts, "multiline": multiline,
+    return {**counts, **support_counts, **rel_counts, "multiline": multiline,
             "args": [f"--multiline-fields={'true' if multiline else 'false'}",
                      *(f"--nodes={p}" for p in node_files), *(f"--relationships={p}" for p in rel_files)]}
 
@@ -235,7 +261,7 @@ def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool 
     Refuses a folder that already holds a ``neo4j`` database unless ``overwrite`` (which replaces
     it). Raises :class:`~kg.errors.StoreError` with the importer's report when it fails.
     """
-    from kg.neo4j_server import JVM_FLAGS, build, find_java_home
+    from kg.neo4j_server import build, find_java_home
 
     home = Path(data_dir).expanduser().resolve()
     existing = home / "data" / "databases" / DATABASE
@@ -249,7 +275,7 @@ def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool 
         csv_s = time.perf_counter() - t0
         lib = build() / "lib"
         java = find_java_home() / "bin" / "java"
-        cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *JVM_FLAGS,
+        cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *_import_jvm_flags(),
                "-cp", str(lib / "*"), "org.neo4j.cli.AdminTool", "database", "import", "full", DATABASE,
                "--overwrite-destination=true", f"--array-delimiter={ARRAY_DELIMITER}", *counts.pop("args")]
         t1 = time.perf_counter()
