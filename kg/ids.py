@@ -81,7 +81,7 @@ def paper_id_from_keys(keys: list[str] | tuple[str, ...]) -> str:
 
     A title key drops its year so a paper's id does not change when a source adds the year.
     """
-    best = min(keys, key=key_sort)
+    best = keys[0] if len(keys) == 1 else min(keys, key=key_sort)
     if best.startswith("title:"):
         best = best.rsplit(":", 1)[0]
     return "paper:" + best

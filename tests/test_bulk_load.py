@@ -183,3 +183,37 @@ def test_parsed_files_travel_by_marshal_or_pickle(tmp_path: Path, monkeypatch):
     packed = pipeline._parse_packed(str(f), 2**20)
     assert packed[:1] == b"p"  # type: ignore[index]
     assert pipeline._unpack(packed).nodes["doc:1"].properties == {"date": when}  # type: ignore[arg-type]
+
+
+def test_resolve_ids_settles_lone_records_as_the_union_find_does():
+    import random
+
+    from kg.ids import paper_id_from_keys
+    from kg.store.merge import resolve_clusters, resolve_ids
+
+    rng = random.Random(7)
+    pool = [f"{s}:{i}" for s in ("doi", "arxiv", "s2", "title") for i in range(12)]
+    lone = 0
+    for _ in range(3000):
+        nodes = {}
+        for _ in range(rng.randint(1, 8)):
+            keys = tuple(dict.fromkeys(rng.sample(pool, rng.randint(1, 3))))
+            nid = paper_id_from_keys(keys)
+            nodes.setdefault(nid, NodeRecord(nid, "Paper", {}, keys=keys))
+        existing = {}
+        for _ in range(rng.randint(0, 6)):
+            keys = set(rng.sample(pool, rng.randint(1, 3)))
+            # usually the id its keys give; sometimes the id of one of this source's records
+            nid = rng.choice(sorted(nodes)) if rng.random() < 0.3 else paper_id_from_keys(sorted(keys))
+            existing[nid] = keys
+        key_owner: dict[str, set[str]] = {}
+        for nid, keys in existing.items():
+            for k in keys:
+                key_owner.setdefault(k, set()).add(nid)
+        touched = {k for r in nodes.values() for k in r.keys}
+        owner_view = {k: v for k, v in key_owner.items() if k in touched}
+        owners = {o for v in owner_view.values() for o in v}
+        ex_view = {o: existing[o] for o in owners}
+        assert resolve_ids(nodes, ex_view, owner_view) == resolve_clusters(nodes, ex_view, owner_view)
+        lone += sum(1 for r in nodes.values() if all(k not in owner_view for k in r.keys))
+    assert lone > 100  # the fast path was taken, not only the union-find

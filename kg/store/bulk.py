@@ -75,17 +75,21 @@ class FirstLoad:
         sid = len(self.sources) + 1
         keyed = {nid: rec for nid, rec in nodes.items() if rec.keys}
         if keyed:
-            key_owner = {k: set(self.key_nodes[k]) for rec in keyed.values() for k in rec.keys
-                         if self.key_nodes.get(k)}
-            owners = {n for s in key_owner.values() for n in s}
-            existing = {o: set(self.keys.get(o, ())) for o in owners}
+            key_nodes, keys = self.key_nodes, self.keys
+            key_owner = {k: got for rec in keyed.values() for k in rec.keys if (got := key_nodes.get(k))}
+            existing = {o: keys[o].keys() for s in key_owner.values() for o in s if o in keys}
             record_map, renames = resolve_ids(keyed, existing, key_owner)
             for old, new in sorted(renames.items()):
                 self._rename(old, new)
             nodes, edges = remap(nodes, edges, record_map)
         edges = {k: p for k, p in edges.items() if k[0] in nodes and k[2] in nodes}
+        staged = self.nodes
         for nid, rec in nodes.items():
-            self.nodes.setdefault(nid, {})[sid] = (rec.label, rec.stub, rec.properties)
+            got = staged.get(nid)
+            if got is None:
+                staged[nid] = {sid: (rec.label, rec.stub, rec.properties)}
+            else:
+                got[sid] = (rec.label, rec.stub, rec.properties)
             if rec.keys:
                 self._add_keys(nid, rec, sid)
         adj = self._adj
@@ -102,10 +106,21 @@ class FirstLoad:
         self.sources.append(StagedSource(source, len(nodes), len(edges), list(warnings), list(errors)))
 
     def _add_keys(self, nid: str, rec: NodeRecord, sid: int) -> None:
-        mine = self.keys.setdefault(nid, {})
+        mine = self.keys.get(nid)
+        if mine is None:
+            mine = self.keys[nid] = {}
+        key_nodes = self.key_nodes
         for k in rec.keys:
-            mine.setdefault(k, set()).add(sid)
-            self.key_nodes.setdefault(k, set()).add(nid)
+            sids = mine.get(k)
+            if sids is None:
+                mine[k] = {sid}
+            else:
+                sids.add(sid)
+            holders = key_nodes.get(k)
+            if holders is None:
+                key_nodes[k] = {nid}
+            else:
+                holders.add(nid)
 
     def _rename(self, old: str, new: str) -> None:
         """Move ``old``'s supports, keys and edge supports to ``new``; a source that already

@@ -3,7 +3,8 @@ several supports, and entity resolution by identity keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from kg.ids import paper_id_from_keys
@@ -98,8 +99,8 @@ def compatible(keys_a: Iterable[str], keys_b: Iterable[str]) -> bool:
 
 def resolve_ids(
     nodes: dict[str, NodeRecord],
-    existing: dict[str, set[str]],
-    key_owner: dict[str, set[str]],
+    existing: Mapping[str, AbstractSet[str]],
+    key_owner: Mapping[str, AbstractSet[str]],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Entity resolution of one source's keyed records against the store.
 
@@ -107,7 +108,56 @@ def resolve_ids(
     the stored node ids holding it. Returns ``(record_map, renames)``: the final id of each keyed
     record in this source, and stored nodes that must be renamed (merged) into a new id. The
     final id of a cluster is ``paper:`` + its best key, so it does not depend on ingest order.
+
+    Most records share no key with another record of the source and no key with a stored node
+    of another id, and their stored namesake (if any) shares no key with another record: such a
+    record is a cluster of its own, settled without the union-find :func:`resolve_clusters` runs
+    for the rest (``tests/test_bulk_load.py`` compares both on random key sets).
     """
+    seen: set[str] = set()
+    shared: set[str] = set()  # keys more than one record of this source has
+    for rec in nodes.values():
+        for k in rec.keys:
+            if k in seen:
+                shared.add(k)
+            else:
+                seen.add(k)
+    record_map: dict[str, str] = {}
+    renames: dict[str, str] = {}
+    hard: dict[str, NodeRecord] = {}
+    for nid, rec in nodes.items():
+        if not rec.keys:
+            continue
+        alone = True
+        for k in rec.keys:
+            owners = key_owner.get(k)
+            if k in shared or (owners and (len(owners) > 1 or nid not in owners)):
+                alone = False
+                break
+        ex = existing.get(nid)
+        if ex:  # a stored node of the same id joins clusters through its own keys too
+            mine = set(rec.keys)
+            alone = alone and not any(k in seen and k not in mine for k in ex)
+        if not alone:
+            hard[nid] = rec
+            continue
+        target = paper_id_from_keys(rec.keys if not ex or ex <= set(rec.keys) else (*rec.keys, *ex))
+        record_map[nid] = target
+        if ex is not None and nid != target:
+            renames[nid] = target
+    if hard:
+        more_map, more_renames = resolve_clusters(hard, existing, key_owner)
+        record_map.update(more_map)
+        renames.update(more_renames)
+    return record_map, renames
+
+
+def resolve_clusters(
+    nodes: dict[str, NodeRecord],
+    existing: Mapping[str, AbstractSet[str]],
+    key_owner: Mapping[str, AbstractSet[str]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`resolve_ids` by union-find over shared keys, for any records."""
     uf = UnionFind()
     cluster_keys: dict[str, set[str]] = {}
 
