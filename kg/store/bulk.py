@@ -85,11 +85,11 @@ class FirstLoad:
         edges = {k: p for k, p in edges.items() if k[0] in nodes and k[2] in nodes}
         staged = self.nodes
         for nid, rec in nodes.items():
-            got = staged.get(nid)
-            if got is None:
+            have = staged.get(nid)
+            if have is None:
                 staged[nid] = {sid: (rec.label, rec.stub, rec.properties)}
             else:
-                got[sid] = (rec.label, rec.stub, rec.properties)
+                have[sid] = (rec.label, rec.stub, rec.properties)
             if rec.keys:
                 self._add_keys(nid, rec, sid)
         adj = self._adj
