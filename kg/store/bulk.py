@@ -180,8 +180,12 @@ class FirstLoad:
                     add_support((nid, sid, label, int(stub), shared))
                 continue
             ordered = sorted(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))
-            merged = merge_props((s[1], paths[sid], s[2]) for sid, s in ordered)
-            if all(s[1] for _, s in ordered):
+            merged: dict[str, Any] = {}  # merge_props: in (stub, path) order, the first value wins
+            for _, (_, _, props) in ordered:
+                for k, v in props.items():
+                    if k not in merged:
+                        merged[k] = v
+            if ordered[0][1][1]:  # stubs sort last: the first is a stub only when all are
                 merged["stub"] = True
             add_row((nid, ordered[0][1][0], dumps(merged), version))
             support.extend((nid, sid, s[0], int(s[1]), dumps(s[2])) for sid, s in sorted(sup.items()))
