@@ -28,6 +28,7 @@ from kg.store.merge import EdgeKey, collapse
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial", "unsupported"]
 IGNORED_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
 DEFAULT_MAX_FILE_MB = 512
+MAX_AUTO_WORKERS = 4
 FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes (~5 GB) in memory, then goes per file
 
 
@@ -241,12 +242,15 @@ def ingest_paths(
 
     Unchanged files (same size and mtime, or same content hash) are skipped unless ``force``.
     With ``prune``, sources under the given folders whose files are gone are removed.
-    ``workers > 1`` parses files in worker processes; writes stay in this process.
+    ``workers > 1`` parses files in worker processes (``0``: one per CPU core, at most 4); writes
+    stay in this process.
 
     ``first_load``: when the store has no sources yet (and can do it: the embedded store), new
     files are staged in memory and written in one transaction (:mod:`kg.store.bulk`); the graph
     is the one file-by-file writes give. Should that write fail, each file is written on its own.
     """
+    if workers <= 0:
+        workers = min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
     with paused_gc():
         return _ingest(store, paths, prune=prune, force=force, max_file_mb=max_file_mb, workers=workers,
                        exclude=exclude, progress=progress, first_load=first_load)

@@ -55,7 +55,7 @@ def ingest(
     prune: Annotated[bool, typer.Option(help="Remove sources under these folders whose files are gone.")] = False,
     force: Annotated[bool, typer.Option(help="Re-read files even when unchanged.")] = False,
     embed: Annotated[bool | None, typer.Option("--embed/--no-embed", help="Compute dense embeddings.")] = None,
-    workers: Annotated[int, typer.Option(help="Parser processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Parser processes (0: one per CPU core, at most 4).")] = 0,
     max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this (MiB).")] = 512,
     as_json: JsonOpt = False,
 ) -> None:

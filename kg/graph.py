@@ -61,7 +61,8 @@ class KnowledgeGraph:
         """Ingest files/folders; unchanged files are skipped. Keeps search indexes in step.
 
         ``embed``: compute dense embeddings for new/changed nodes (default: when the embeddings
-        extra is installed and the store's index uses them).
+        extra is installed and the store's index uses them). ``workers``: parser processes
+        (``0``: one per CPU core, at most 4; ``kg ingest`` defaults to that).
         """
         from ingest.pipeline import ingest_paths
 
