@@ -43,13 +43,17 @@ VERSION = 1  # the store version of everything imported (``_v``), as a first cop
 _TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
-def _import_jvm_flags() -> tuple[str, ...]:
-    """The server's JVM flags, but compiled by C1 only with the throughput collector: the
-    importer is a short batch job, where C2 compile time and G1's bookkeeping cost more than they
-    return (20k records: 6.4 s instead of 6.8-7.6 s, benchmarks/neo4j_load.py)."""
+C1_ONLY_BELOW = 200_000  # graph nodes: smaller imports are over before C2's compiled code pays back
+
+
+def _import_jvm_flags(nodes: int) -> tuple[str, ...]:
+    """The server's JVM flags with the throughput collector, which suits a batch job better than
+    G1; small imports are compiled by C1 only (``benchmarks/neo4j_load.py load --bulk-only``:
+    20k records 6.4-7.0 s instead of 6.9-7.5 s, while 100k records need C2: 15.4 s against 22.5 s)."""
     from kg.neo4j_server import JVM_FLAGS
 
-    return (*(f for f in JVM_FLAGS if f != "-XX:+UseG1GC"), "-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC")
+    flags = (*(f for f in JVM_FLAGS if f != "-XX:+UseG1GC"), "-XX:+UseParallelGC")
+    return (*flags, "-XX:TieredStopAtLevel=1") if nodes < C1_ONLY_BELOW else flags
 
 
 def _type(v: Any) -> str:
@@ -275,7 +279,7 @@ def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool 
         csv_s = time.perf_counter() - t0
         lib = build() / "lib"
         java = find_java_home() / "bin" / "java"
-        cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *_import_jvm_flags(),
+        cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *_import_jvm_flags(counts["nodes"]),
                "-cp", str(lib / "*"), "org.neo4j.cli.AdminTool", "database", "import", "full", DATABASE,
                "--overwrite-destination=true", f"--array-delimiter={ARRAY_DELIMITER}", *counts.pop("args")]
         t1 = time.perf_counter()
