@@ -85,6 +85,7 @@ class IngestReport:
 
 
 ProgressFn = Callable[[FileReport], None]
+FirstLoadHook = Callable[[FirstLoad, int], Callable[[bool], None] | None]
 
 
 def discover(paths: Iterable[str | Path], *, exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, str | None]]:
@@ -237,6 +238,7 @@ def ingest_paths(
     exclude: Iterable[Path] = (),
     progress: ProgressFn | None = None,
     first_load: bool = True,
+    before_first_load: FirstLoadHook | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring.
 
@@ -248,16 +250,19 @@ def ingest_paths(
     ``first_load``: when the store has no sources yet (and can do it: the embedded store), new
     files are staged in memory and written in one transaction (:mod:`kg.store.bulk`); the graph
     is the one file-by-file writes give. Should that write fail, each file is written on its own.
+    ``before_first_load(load, version)`` is called just before a first load is written and may
+    return a callable that gets whether the write committed (the search index uses it).
     """
     if workers <= 0:
         workers = min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
     with paused_gc():
         return _ingest(store, paths, prune=prune, force=force, max_file_mb=max_file_mb, workers=workers,
-                       exclude=exclude, progress=progress, first_load=first_load)
+                       exclude=exclude, progress=progress, first_load=first_load, hook=before_first_load)
 
 
 def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, force: bool, max_file_mb: float,
-            workers: int, exclude: Iterable[Path], progress: ProgressFn | None, first_load: bool) -> IngestReport:
+            workers: int, exclude: Iterable[Path], progress: ProgressFn | None, first_load: bool,
+            hook: FirstLoadHook | None) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
     max_bytes = int(max_file_mb * 2**20)
@@ -288,13 +293,16 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
     bulk = FirstLoad() if first_load and len(todo) > 1 and hasattr(store, "write_first_load") \
         and not store.sources() else None
 
-    def flush() -> None:
+    def flush(final: bool = False) -> None:
         """Write the staged first load; on failure, write its files one by one."""
         nonlocal bulk
         if bulk is None:
             return
+        finish = hook(bulk, store.version() + 1) if hook is not None and final else None
+        ok = False
         try:
             store.write_first_load(bulk)  # type: ignore[attr-defined]
+            ok = True
         except KGError:
             for fr, info, parsed in staged:
                 try:
@@ -302,6 +310,9 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
                 except KGError as e:
                     fr.status, fr.nodes, fr.edges = "failed", 0, 0
                     fr.errors.insert(0, f"store write failed: {e}")
+        finally:
+            if finish is not None:
+                finish(ok)
         bulk = None
         staged.clear()
 
@@ -357,7 +368,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
     else:
         for p, st in todo:
             handle(p, st, _parse(str(p), max_bytes))
-    flush()
+    flush(final=True)
 
     if prune:
         seen = {f.path for f in report.files}

@@ -67,8 +67,16 @@ class KnowledgeGraph:
         from ingest.pipeline import ingest_paths
 
         exclude = [Path(self.store.url)] if not self.store.url.startswith(("neo4j", "bolt")) else []
+        hook = None
+        if exclude:  # embedded store: its search index can be built while a first load is written
+            from retrieval.index import prebuild_first_load
+
+            def hook(load: Any, version: int) -> Any:
+                return prebuild_first_load(self, load, version, embed)
+
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
-                              max_file_mb=max_file_mb, exclude=exclude, progress=progress)
+                              max_file_mb=max_file_mb, exclude=exclude, progress=progress,
+                              before_first_load=hook)
         self.sync_index(embed=embed)
         if exclude and (Path(self.store.url) / "topics" / "manifest.json").exists() and \
                 any(f.status in ("added", "updated", "partial") for f in report.files):

@@ -8,12 +8,14 @@ node in every leg, so a filter is one boolean mask shared by all legs.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ from kg.model import Label, Node, Rel
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
+    from kg.store.bulk import FirstLoad
     from retrieval.filters import Filters
 
 FORMAT = 1
@@ -78,6 +81,52 @@ def _default_embed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("sentence_transformers") is not None
+
+
+def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
+                        embed: bool | None) -> Callable[[bool], None] | None:
+    """Build the search index of a first load in a forked process while this one writes the store.
+
+    Only for a large load (over :data:`SCAN_ABOVE` nodes) into an embedded store whose index does
+    not exist yet, without a dense leg (encoding does not belong in a forked process). The child
+    builds from a :class:`~kg.store.first_load_view.FirstLoadView` of the load, with the code a
+    sync uses, into a folder next to the index. Returns the finisher to call once the store write
+    ended (``ok``: it committed): it puts the index in place, or drops it. None when not applicable.
+    """
+    folder = SearchIndex.folder_for(g)
+    if folder is None or load.n_nodes <= SCAN_ABOVE or not hasattr(os, "fork") \
+            or (folder / "manifest.json").exists() or (embed is None and _default_embed()) or embed:
+        return None
+    if folder.exists() and any(p.name != ".lock" for p in folder.iterdir()):
+        return None
+    tmp = folder.parent / ".index-first-load"
+    shutil.rmtree(tmp, ignore_errors=True)
+    from kg.graph import KnowledgeGraph as Graph
+    from kg.store.first_load_view import FirstLoadView
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child: covered through its result)
+        code = 1
+        try:
+            SearchIndex.load(tmp, lock=False).sync(Graph(FirstLoadView(load, version, g.store.url)), embed=False)
+            code = 0
+        finally:
+            os._exit(code)
+
+    def finish(ok: bool) -> None:
+        if not ok:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        try:
+            if ok and status == 0 and not (folder / "manifest.json").exists():
+                if folder.exists():
+                    shutil.rmtree(folder)  # it holds nothing but the lock file (checked above)
+                os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return finish
 
 
 class SearchIndex:

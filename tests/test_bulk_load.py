@@ -217,3 +217,63 @@ def test_resolve_ids_settles_lone_records_as_the_union_find_does():
         assert resolve_ids(nodes, ex_view, owner_view) == resolve_clusters(nodes, ex_view, owner_view)
         lone += sum(1 for r in nodes.values() if all(k not in owner_view for k in r.keys))
     assert lone > 100  # the fast path was taken, not only the union-find
+
+
+def _index_files(store_dir: Path, *, version: bool = True) -> dict[str, bytes]:
+    folder = store_dir / "index"
+    out = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+           if p.is_file() and p.name not in ("manifest.json", ".lock")}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("saved_at")
+    if not version:  # file-by-file writes count one store version per file
+        manifest.pop("version")
+    out["manifest"] = json.dumps(manifest, sort_keys=True).encode()
+    return out
+
+
+def test_the_index_built_beside_a_first_load_equals_a_sync(tmp_path: Path, shared: Path, monkeypatch):
+    from kg import KnowledgeGraph
+    from retrieval import index as index_mod
+
+    data = [shared / "data" / "paper-metadata", shared / "data" / "daily-papers-knowledge-transfer.txt",
+            shared / "data" / "skills" / "anthropics"]
+    monkeypatch.setattr(index_mod, "SCAN_ABOVE", 0)  # the shared data is small: take both paths anyway
+    built = []
+    real = index_mod.prebuild_first_load
+
+    def spy(*a, **k):
+        got = real(*a, **k)
+        built.append(got is not None)
+        return got
+
+    monkeypatch.setattr(index_mod, "prebuild_first_load", spy)
+    with KnowledgeGraph.open(tmp_path / "beside") as g:
+        g.ingest(*data, embed=False)
+        hits = [h.id for h in g.search("knowledge distillation", k=10, mode="bm25").hits]
+    assert built == [True]
+    monkeypatch.setattr(index_mod, "prebuild_first_load", lambda *a, **k: None)
+    with KnowledgeGraph.open(tmp_path / "synced") as g:
+        g.ingest(*data, embed=False)
+        assert [h.id for h in g.search("knowledge distillation", k=10, mode="bm25").hits] == hits
+    assert len(hits) == 10
+    assert _index_files(tmp_path / "beside") == _index_files(tmp_path / "synced")
+    assert not (tmp_path / "beside" / ".index-first-load").exists()
+
+
+def test_a_failed_first_load_write_drops_the_index_built_beside_it(tmp_path: Path, shared: Path, monkeypatch):
+    from kg import KnowledgeGraph
+    from retrieval import index as index_mod
+
+    monkeypatch.setattr(index_mod, "SCAN_ABOVE", 0)
+    data = shared / "data" / "paper-metadata"
+    with KnowledgeGraph.open(tmp_path / "synced") as g:
+        g.ingest(data, embed=False)
+    with KnowledgeGraph.open(tmp_path / "failed") as g:
+        def boom(load: FirstLoad) -> None:
+            raise StoreError("disk full (simulated)")
+
+        monkeypatch.setattr(g.store, "write_first_load", boom)
+        rep = g.ingest(data, embed=False)  # files are written one by one; the index is synced after
+        assert rep.ok
+    assert not (tmp_path / "failed" / ".index-first-load").exists()
+    assert _index_files(tmp_path / "failed", version=False) == _index_files(tmp_path / "synced", version=False)

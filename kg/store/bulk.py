@@ -179,17 +179,31 @@ class FirstLoad:
                     add_row((nid, label, dumps({**props, "stub": True} if stub else props), version))
                     add_support((nid, sid, label, int(stub), shared))
                 continue
-            ordered = sorted(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))
-            merged: dict[str, Any] = {}  # merge_props: in (stub, path) order, the first value wins
-            for _, (_, _, props) in ordered:
-                for k, v in props.items():
-                    if k not in merged:
-                        merged[k] = v
-            if ordered[0][1][1]:  # stubs sort last: the first is a stub only when all are
-                merged["stub"] = True
-            add_row((nid, ordered[0][1][0], dumps(merged), version))
+            label, merged = self._merge(sup, paths)
+            add_row((nid, label, dumps(merged), version))
             support.extend((nid, sid, s[0], int(s[1]), dumps(s[2])) for sid, s in sorted(sup.items()))
         return rows, support
+
+    def merged_node(self, nid: str) -> tuple[str, dict[str, Any]]:
+        """A staged node's label and properties as its ``nodes`` row will hold them."""
+        sup = self.nodes[nid]
+        if len(sup) == 1:
+            ((_, (label, stub, props)),) = sup.items()
+            return label, ({**props, "stub": True} if stub else props)
+        return self._merge(sup, [""] + [s.info.path for s in self.sources])
+
+    @staticmethod
+    def _merge(sup: dict[int, Support], paths: list[str]) -> tuple[str, dict[str, Any]]:
+        """Label and merged properties of several supports (:func:`kg.store.merge.merge_props`)."""
+        ordered = sorted(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))
+        merged: dict[str, Any] = {}  # in (stub, path) order, the first value of a property wins
+        for _, (_, _, props) in ordered:
+            for k, v in props.items():
+                if k not in merged:
+                    merged[k] = v
+        if ordered[0][1][1]:  # stubs sort last: the first is a stub only when all are
+            merged["stub"] = True
+        return ordered[0][1][0], merged
 
     def key_rows(self) -> list[tuple[str, str, int]]:
         """``node_keys`` rows in key order."""
