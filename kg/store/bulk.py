@@ -173,7 +173,7 @@ class FirstLoad:
         rows: list[tuple[Any, ...]] = []
         support: list[tuple[Any, ...]] = []
         add_row, add_support = rows.append, support.append
-        for nid, sup in sorted(self.nodes.items(), key=_first):
+        for nid, sup in sorted(self.nodes.items(), key=_first):  # in key order: large rows, insert sorted
             if len(sup) == 1:
                 for sid, (label, stub, props) in sup.items():
                     add_row((nid, label, dumps({**props, "stub": True} if stub else props), version))
@@ -206,30 +206,30 @@ class FirstLoad:
         return ordered[0][1][0], merged
 
     def key_rows(self) -> list[tuple[str, str, int]]:
-        """``node_keys`` rows in key order."""
-        return sorted((k, nid, sid) for nid, ks in self.keys.items() if nid in self.nodes
-                      for k, sids in ks.items() for sid in sids)
+        """``node_keys`` rows."""
+        return [(k, nid, sid) for nid, ks in self.keys.items() if nid in self.nodes
+                for k, sids in ks.items() for sid in sids]
 
     def edge_rows(self, dumps: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """``edges`` and ``edge_support`` rows in key order (edges with both endpoints staged)."""
+        """``edge_support`` rows (edges with both endpoints staged), and the
+        ``edges`` rows of the edges several sources support; an edge with one support has that
+        support's properties, so the store copies its row from ``edge_support``."""
         paths = [""] + [s.info.path for s in self.sources]
         nodes = self.nodes
-        rows: list[tuple[Any, ...]] = []
+        merged_rows: list[tuple[Any, ...]] = []
         support: list[tuple[Any, ...]] = []
-        add_row, add_support = rows.append, support.append
-        for key, sup in sorted(self.edges.items(), key=_first):
+        add_support = support.append
+        for key, sup in self.edges.items():  # unsorted: SQLite inserts these faster than Python sorts them
             if key[0] not in nodes or key[2] not in nodes:
                 continue
             if len(sup) == 1:
                 for sid, props in sup.items():
-                    text = dumps(props) if props else "{}"
-                    add_row((*key, text))
-                    add_support((*key, sid, text))
+                    add_support((*key, sid, dumps(props) if props else "{}"))
                 continue
             merged = merge_props((False, paths[sid], p) for sid, p in sup.items())
-            add_row((*key, dumps(merged)))
+            merged_rows.append((*key, dumps(merged)))
             support.extend((*key, sid, dumps(p)) for sid, p in sorted(sup.items()))
-        return rows, support
+        return merged_rows, support
 
 
 _first = operator.itemgetter(0)

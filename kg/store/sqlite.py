@@ -263,9 +263,11 @@ class SQLiteStore(GraphStore):
             del rows, support
             db.executemany("INSERT INTO node_keys VALUES(?,?,?)", load.key_rows())
             rows, support = load.edge_rows(_dumps)
-            db.executemany("INSERT INTO edges VALUES(?,?,?,?)", rows)
+            db.executemany("INSERT INTO edges VALUES(?,?,?,?)", rows)  # edges with several supports
             db.executemany("INSERT INTO edge_support VALUES(?,?,?,?,?)", support)
             del rows, support
+            # every other edge has one support, whose properties it has (a copy in C, in key order)
+            db.execute("INSERT OR IGNORE INTO edges SELECT src, type, dst, props FROM edge_support")
             for _, sql in indexes:
                 db.execute(sql)
 
