@@ -77,7 +77,13 @@ class KnowledgeGraph:
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
                               max_file_mb=max_file_mb, exclude=exclude, progress=progress,
                               before_first_load=hook)
-        self.sync_index(embed=embed)
+        if exclude:
+            from retrieval.index import SearchIndex
+
+            if not SearchIndex.in_step(self, embed=embed):  # else: searches load it when they need it
+                self.sync_index(embed=embed)
+        else:
+            self.sync_index(embed=embed)
         if exclude and (Path(self.store.url) / "topics" / "manifest.json").exists() and \
                 any(f.status in ("added", "updated", "partial") for f in report.files):
             from kg.topics import assign_topics

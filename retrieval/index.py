@@ -227,6 +227,21 @@ class SearchIndex:
 
     # -- syncing ---------------------------------------------------------------------------------------
     @classmethod
+    def in_step(cls, g: KnowledgeGraph, *, embed: bool | None = None) -> bool:
+        """Whether the index on disk already matches the store (and ``embed`` asks for no new dense
+        leg), read from its manifest alone: then a sync has nothing to do and need not load it."""
+        folder = cls.folder_for(g)
+        if folder is None or not (folder / "manifest.json").exists():
+            return False
+        try:
+            manifest = orjson.loads((folder / "manifest.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return False
+        dense = bool(manifest.get("dense"))
+        return (manifest.get("format") == FORMAT and manifest.get("version") == g.store.version()
+                and not (embed and not dense) and (not dense or (folder / "dense").exists()))
+
+    @classmethod
     def sync_store(cls, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
                    encoder: str | None = None) -> SearchIndex | None:
         """Apply the store's changes since the last sync; returns the index (None for server stores)."""
