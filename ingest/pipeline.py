@@ -349,9 +349,9 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             return
         done(fr)
 
-    if workers > 1 and len(todo) > 1:
-        import multiprocessing as mp
+    import multiprocessing as mp
 
+    if workers > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods():  # else: in this process
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
             futures: deque[tuple[Path, os.stat_result, Future[bytes | str]]] = deque(
                 (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
