@@ -277,3 +277,23 @@ def test_a_failed_first_load_write_drops_the_index_built_beside_it(tmp_path: Pat
         assert rep.ok
     assert not (tmp_path / "failed" / ".index-first-load").exists()
     assert _index_files(tmp_path / "failed", version=False) == _index_files(tmp_path / "synced", version=False)
+
+
+def test_a_first_load_over_the_memory_cap_goes_on_file_by_file(tmp_path: Path, shared: Path, monkeypatch):
+    from ingest import pipeline
+
+    data = [shared / "data" / "paper-metadata", shared / "data" / "skills" / "anthropics"]
+    one, capped = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "capped")
+    ingest_paths(one, data, first_load=False)
+    calls = []
+    real = capped.write_first_load
+
+    def spy(load: FirstLoad) -> None:
+        calls.append(len(load.sources))
+        real(load)
+
+    monkeypatch.setattr(capped, "write_first_load", spy)
+    monkeypatch.setattr(pipeline, "FIRST_LOAD_MAX_NODES", 3000)
+    rep = ingest_paths(capped, data)
+    assert rep.ok and len(calls) == 1 and 0 < calls[0] < rep.count("added")
+    assert_same(one, capped)
