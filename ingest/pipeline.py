@@ -227,6 +227,15 @@ def _unpack(data: bytes) -> Parsed:
                   n_nodes, n_edges)
 
 
+def _collect(fut: Future[bytes | str]) -> Parsed | str:
+    """A worker's result for one file (a worker crash, e.g. out of memory, fails that file only)."""
+    try:
+        packed = fut.result()
+        return _unpack(packed) if isinstance(packed, bytes) else packed
+    except Exception as e:
+        return f"reader process failed: {type(e).__name__}: {e}"
+
+
 def ingest_paths(
     store: GraphStore,
     paths: Iterable[str | Path],
@@ -357,14 +366,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
                 (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
             while futures:  # popped as they are used, so each file's data is freed after its write
                 p, st, fut = futures.popleft()
-                try:
-                    packed = fut.result()
-                    got: Parsed | str = _unpack(packed) if isinstance(packed, bytes) else packed
-                except Exception as e:  # a worker crash (e.g. out of memory) is one file's failure
-                    got = f"reader process failed: {type(e).__name__}: {e}"
-                del fut
-                packed = b""
-                handle(p, st, got)
+                handle(p, st, _collect(fut))
     else:
         for p, st in todo:
             handle(p, st, _parse(str(p), max_bytes))

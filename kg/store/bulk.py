@@ -6,7 +6,8 @@ resolution against earlier sources' keys, renames, dropped dangling edges, suppo
 dictionaries instead of SQL, so the graph it yields is the one a file-by-file ingest gives;
 ``tests/test_bulk_load.py`` checks that table by table. What it saves is the per-file SQL: key
 lookups, support reads for merges, re-merged rows written again by every later file, and index
-maintenance during inserts. The store writes its rows sorted, with secondary indexes built after.
+maintenance during inserts. The store writes node rows sorted (edge rows in staging order: SQLite
+inserts those faster than Python sorts them), with secondary indexes built after.
 """
 
 from __future__ import annotations
@@ -92,14 +93,13 @@ class FirstLoad:
                 have[sid] = (rec.label, rec.stub, rec.properties)
             if rec.keys:
                 self._add_keys(nid, rec, sid)
-        adj = self._adj
+        linked = self._adj is not None
         for key, props in edges.items():
             sup = self.edges.get(key)
             if sup is None:
                 self.edges[key] = {sid: props}
-                if adj is not None:
-                    adj.setdefault(key[0], set()).add(key)
-                    adj.setdefault(key[2], set()).add(key)
+                if linked:
+                    self._link(key)
             else:
                 sup[sid] = props
         self.paths[source.path] = sid
@@ -142,8 +142,7 @@ class FirstLoad:
         if self._adj is None:
             self._adj = {}
             for key in self.edges:
-                self._adj.setdefault(key[0], set()).add(key)
-                self._adj.setdefault(key[2], set()).add(key)
+                self._link(key)
         for pos in (0, 2):  # the src column first, then dst, as the SQL does
             for key in sorted(k for k in self._adj.get(old, ()) if k[pos] == old):
                 esup = self.edges.pop(key)
@@ -152,10 +151,14 @@ class FirstLoad:
                 dest = self.edges.get(new_key)
                 if dest is None:
                     dest = self.edges[new_key] = {}
-                    self._adj.setdefault(new_key[0], set()).add(new_key)
-                    self._adj.setdefault(new_key[2], set()).add(new_key)
+                    self._link(new_key)
                 for sid, props in esup.items():
                     dest.setdefault(sid, props)
+
+    def _link(self, key: EdgeKey) -> None:
+        assert self._adj is not None
+        for end in (key[0], key[2]):
+            self._adj.setdefault(end, set()).add(key)
 
     def _unlink(self, key: EdgeKey) -> None:
         assert self._adj is not None
@@ -169,7 +172,7 @@ class FirstLoad:
         """``nodes`` rows and ``node_support`` rows, both in primary-key order.
 
         A node with one support gets its properties in the ``nodes`` row only (``shared``)."""
-        paths = [""] + [s.info.path for s in self.sources]
+        paths = self.source_paths()
         rows: list[tuple[Any, ...]] = []
         support: list[tuple[Any, ...]] = []
         add_row, add_support = rows.append, support.append
@@ -186,26 +189,35 @@ class FirstLoad:
             support.extend((nid, sid, s[0], int(s[1]), dumps(s[2])) for sid, s in sorted(sup.items()))
         return rows, support
 
-    def merged_node(self, nid: str) -> tuple[str, dict[str, Any]]:
-        """A staged node's label and properties as its ``nodes`` row will hold them."""
+    def source_paths(self) -> list[str]:
+        """Source paths by source id (index 0 unused)."""
+        return [""] + [s.info.path for s in self.sources]
+
+    def merged_node(self, nid: str, paths: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+        """A staged node's label and properties as its ``nodes`` row will hold them (``paths``:
+        :meth:`source_paths`, when the caller has it)."""
         sup = self.nodes[nid]
         if len(sup) == 1:
             ((_, (label, stub, props)),) = sup.items()
             return label, ({**props, "stub": True} if stub else props)
-        return self._merge(sup, [""] + [s.info.path for s in self.sources])
+        return self._merge(sup, paths or self.source_paths())
+
+    def merged_edge(self, key: EdgeKey, paths: list[str] | None = None) -> dict[str, Any]:
+        """A staged edge's properties as its ``edges`` row will hold them."""
+        sup = self.edges[key]
+        if len(sup) == 1:
+            return next(iter(sup.values()))
+        p = paths or self.source_paths()
+        return merge_props((False, p[sid], props) for sid, props in sup.items())
 
     @staticmethod
     def _merge(sup: dict[int, Support], paths: list[str]) -> tuple[str, dict[str, Any]]:
-        """Label and merged properties of several supports (:func:`kg.store.merge.merge_props`)."""
-        ordered = sorted(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))
-        merged: dict[str, Any] = {}  # in (stub, path) order, the first value of a property wins
-        for _, (_, _, props) in ordered:
-            for k, v in props.items():
-                if k not in merged:
-                    merged[k] = v
-        if ordered[0][1][1]:  # stubs sort last: the first is a stub only when all are
+        """Label and merged properties of several supports (by :func:`kg.store.merge.merge_props`)."""
+        merged = merge_props((stub, paths[sid], props) for sid, (_, stub, props) in sup.items())
+        first = min(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))[1]
+        if first[1]:  # stubs sort last: the first is a stub only when all are
             merged["stub"] = True
-        return ordered[0][1][0], merged
+        return first[0], merged
 
     def key_rows(self) -> list[tuple[str, str, int]]:
         """``node_keys`` rows."""
@@ -216,7 +228,7 @@ class FirstLoad:
         """``edge_support`` rows (edges with both endpoints staged), and the
         ``edges`` rows of the edges several sources support; an edge with one support has that
         support's properties, so the store copies its row from ``edge_support``."""
-        paths = [""] + [s.info.path for s in self.sources]
+        paths = self.source_paths()
         nodes = self.nodes
         merged_rows: list[tuple[Any, ...]] = []
         support: list[tuple[Any, ...]] = []
@@ -228,8 +240,7 @@ class FirstLoad:
                 for sid, props in sup.items():
                     add_support((*key, sid, dumps(props) if props else "{}"))
                 continue
-            merged = merge_props((False, paths[sid], p) for sid, p in sup.items())
-            merged_rows.append((*key, dumps(merged)))
+            merged_rows.append((*key, dumps(self.merged_edge(key, paths))))
             support.extend((*key, sid, dumps(p)) for sid, p in sorted(sup.items()))
         return merged_rows, support
 

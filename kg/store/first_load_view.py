@@ -14,7 +14,6 @@ from kg.errors import StoreError
 from kg.model import Edge, Node, ReadResult
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.bulk import FirstLoad
-from kg.store.merge import merge_props
 
 
 def _as_stored(props: dict[str, Any]) -> dict[str, Any]:
@@ -30,9 +29,10 @@ class FirstLoadView(GraphStore):
         self.load = load
         self._at = version
         self.url = url
+        self._paths = load.source_paths()  # the load is complete: sources no longer change
 
     def _node(self, nid: str) -> Node:
-        label, props = self.load.merged_node(nid)
+        label, props = self.load.merged_node(nid, self._paths)
         return Node(nid, label, _as_stored(props))
 
     # -- reads -----------------------------------------------------------------------------------
@@ -53,9 +53,7 @@ class FirstLoadView(GraphStore):
                 yield key, self.load.edges[key]
 
     def _edge(self, key: tuple[str, str, str], sup: dict[int, dict[str, Any]]) -> Edge:
-        paths = [""] + [s.info.path for s in self.load.sources]
-        props = merge_props((False, paths[sid], p) for sid, p in sup.items())
-        return Edge(key[0], key[2], key[1], _as_stored(props))
+        return Edge(key[0], key[2], key[1], _as_stored(self.load.merged_edge(key, self._paths)))
 
     def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
         wanted = set(types) if types is not None else None
@@ -83,7 +81,7 @@ class FirstLoadView(GraphStore):
     def counts(self) -> dict[str, dict[str, int]]:
         nodes: dict[str, int] = {}
         for nid in self.load.nodes:
-            label = self.load.merged_node(nid)[0]
+            label = self.load.merged_node(nid, self._paths)[0]
             nodes[label] = nodes.get(label, 0) + 1
         edges: dict[str, int] = {}
         for key, _ in self._edges():

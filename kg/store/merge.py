@@ -135,13 +135,13 @@ def resolve_ids(
                 alone = False
                 break
         ex = existing.get(nid)
+        mine = set(rec.keys) if ex else set()
         if ex:  # a stored node of the same id joins clusters through its own keys too
-            mine = set(rec.keys)
             alone = alone and not any(k in seen and k not in mine for k in ex)
         if not alone:
             hard[nid] = rec
             continue
-        target = paper_id_from_keys(rec.keys if not ex or ex <= set(rec.keys) else (*rec.keys, *ex))
+        target = paper_id_from_keys(rec.keys if not ex or ex <= mine else (*rec.keys, *ex))
         record_map[nid] = target
         if ex is not None and nid != target:
             renames[nid] = target

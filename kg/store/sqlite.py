@@ -239,8 +239,8 @@ class SQLiteStore(GraphStore):
     def write_first_load(self, load: FirstLoad) -> None:
         """Write staged new sources (see :mod:`kg.store.bulk`) in one transaction.
 
-        Only for a store with no sources yet: rows go in sorted, and the secondary indexes are
-        dropped and rebuilt around the inserts (all inside the transaction).
+        Only for a store with no sources yet: the secondary indexes are dropped and rebuilt around
+        the inserts (all inside the transaction).
         """
         with self._transaction("writing a first load"):
             if self.db.execute("SELECT 1 FROM sources LIMIT 1").fetchone():
