@@ -298,7 +298,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             continue
         todo.append((p, st))
 
-    staged: list[tuple[FileReport, SourceInfo, Parsed]] = []
+    staged: list[tuple[FileReport, SourceInfo]] = []  # the load holds their records
     bulk = FirstLoad() if first_load and len(todo) > 1 and hasattr(store, "write_first_load") \
         and not store.sources() else None
 
@@ -313,16 +313,20 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             store.write_first_load(bulk)  # type: ignore[attr-defined]
             ok = True
         except KGError:
-            for fr, info, parsed in staged:
+            bulk = None  # free the staged records before reading the files again
+            for fr, info in staged:  # read again: keeping every file's records for this case costs memory
+                got = _parse(info.path, max_bytes)
                 try:
-                    store.write_source(info, parsed.result())
+                    if isinstance(got, str) or got.digest != info.hash:
+                        raise KGError(got if isinstance(got, str) else "file changed during ingest")
+                    store.write_source(info, got.result())
                 except KGError as e:
                     fr.status, fr.nodes, fr.edges = "failed", 0, 0
                     fr.errors.insert(0, f"store write failed: {e}")
         finally:
+            bulk = None  # freeing the staged load takes a while: before waiting for the index process
             if finish is not None:
                 finish(ok)
-        bulk = None
         staged.clear()
 
     def handle(p: Path, st: os.stat_result, got: Parsed | str) -> None:
@@ -346,7 +350,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
         fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors))
         if bulk is not None and prev is None:
             bulk.add_collapsed(info, got.nodes, got.edges, got.warnings, got.errors)
-            staged.append((fr, info, got))
+            staged.append((fr, info))
             done(fr)
             if bulk.n_nodes > FIRST_LOAD_MAX_NODES:
                 flush()

@@ -38,6 +38,7 @@ SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC
 CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
 SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
+NICE = 5  # niceness of the process that builds a first load's index beside the store write
 
 
 def node_text(node: Node) -> str:
@@ -108,6 +109,7 @@ def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
     if pid == 0:  # pragma: no cover (the child: covered through its result)
         code = 1
         try:
+            os.nice(NICE)  # the store write is the critical path: it gets the core first
             SearchIndex.load(tmp, lock=False).sync(Graph(FirstLoadView(load, version, g.store.url)), embed=False)
             code = 0
         finally:
@@ -359,7 +361,7 @@ class SearchIndex:
         scan = len(ids) > SCAN_ABOVE
         if scan:
             wanted_ids = set(ids)
-            nodes = {n.id: n for n in store.iter_nodes() if n.id in wanted_ids}
+            nodes = {n.id: n for n in store.iter_nodes(SEARCHABLE) if n.id in wanted_ids}
         else:
             nodes = store.get_nodes(ids)
         cand = [n for n in nodes.values() if n.label in SEARCHABLE]
@@ -372,22 +374,19 @@ class SearchIndex:
         if targets:
             if scan:
                 tset = set(targets)
-                for e in store.iter_edges([Rel.AUTHORED, *CATEGORY_EDGES]):
-                    if e.type == Rel.AUTHORED:
-                        if e.target in tset:
-                            authors.setdefault(e.target, []).append(e.source)
-                    elif e.source in tset:
-                        cats.setdefault(e.source, []).append(e.target)
+                for src, typ, dst in store.edge_keys([Rel.AUTHORED, *CATEGORY_EDGES]):
+                    if typ == Rel.AUTHORED:
+                        if dst in tset:
+                            authors.setdefault(dst, []).append(src)
+                    elif src in tset:
+                        cats.setdefault(src, []).append(dst)
             else:
                 for e in store.edges_of(targets, types=[Rel.AUTHORED], direction="in"):
                     authors.setdefault(e.target, []).append(e.source)
                 for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
                     cats.setdefault(e.source, []).append(e.target)
             wanted = {a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}
-            named = {nid: nodes[nid] for nid in wanted if nid in nodes}  # usually upserted together
-            named.update(store.get_nodes(sorted(wanted - set(named))))
-            for nid, n in named.items():
-                self.names[nid] = str(n.properties.get("name") or n.properties.get("label") or nid)
+            self.names.update(store.display_names(sorted(wanted)))
         for n in sorted(cand, key=lambda x: x.id):
             text = node_text(n)
             if not text:

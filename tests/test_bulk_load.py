@@ -297,3 +297,132 @@ def test_a_first_load_over_the_memory_cap_goes_on_file_by_file(tmp_path: Path, s
     rep = ingest_paths(capped, data)
     assert rep.ok and len(calls) == 1 and 0 < calls[0] < rep.count("added")
     assert_same(one, capped)
+
+
+def test_edge_tables_built_by_a_second_process_equal_file_by_file(tmp_path: Path, shared: Path, monkeypatch):
+    from kg.store import sqlite as sqlite_mod
+    from kg.store.sqlite_part import PART_NAME, TablePart
+
+    monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)  # the shared data is small: build the part anyway
+    started = []
+    real = TablePart.start
+
+    def spy(*a, **k):
+        got = real(*a, **k)
+        started.append(got is not None)
+        return got
+
+    monkeypatch.setattr(sqlite_mod.TablePart, "start", spy)
+    data = shared / "data"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+    ingest_paths(bulk, [data])
+    assert started == [True]
+    assert_same(one, bulk)
+    assert bulk.db.execute("SELECT count(*) FROM edges").fetchone()[0] > 10_000
+    assert not (tmp_path / "bulk" / PART_NAME).exists()
+    assert [r[1] for r in bulk.db.execute("PRAGMA database_list")] == ["main"]  # the part is detached
+    assert bulk.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # written with a rollback journal, then back
+    # hand-made records: renames, and edges several sources support (rows of their own in the part)
+    one, bulk = SQLiteStore(tmp_path / "one2"), SQLiteStore(tmp_path / "bulk2")
+    load = FirstLoad()
+    for path, result in hand_made():
+        info = SourceInfo(path, "h" + path, 1, 1.0, "test")
+        one.write_source(info, result)
+        load.add(info, result)
+    bulk.write_first_load(load)
+    assert_same(one, bulk)
+
+
+def test_a_failed_edge_process_leaves_the_edges_to_the_store_process(tmp_path: Path, shared: Path, monkeypatch):
+    import os
+
+    from kg.store import sqlite as sqlite_mod
+    from kg.store.sqlite_part import PART_NAME
+
+    monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)
+    me = os.getpid()
+    real = sqlite_mod._insert_edges
+
+    def fails_in_the_child(db, load, schema=""):
+        if os.getpid() != me:
+            raise MemoryError("killed (simulated)")
+        real(db, load, schema)
+
+    monkeypatch.setattr(sqlite_mod, "_insert_edges", fails_in_the_child)
+    data = shared / "data" / "paper-metadata"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+    rep = ingest_paths(bulk, [data])
+    assert rep.ok
+    assert_same(one, bulk)
+    assert not (tmp_path / "bulk" / PART_NAME).exists()
+
+
+def test_a_first_load_keeps_the_wal_while_another_connection_reads(tmp_path: Path, shared: Path):
+    import sqlite3
+
+    data = shared / "data" / "paper-metadata"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+    reader = sqlite3.connect(tmp_path / "bulk" / "graph.sqlite")
+    assert reader.execute("SELECT count(*) FROM nodes").fetchone() == (0,)
+    rep = ingest_paths(bulk, [data])  # the journal mode cannot change now: written through the WAL, no wait
+    assert rep.ok
+    assert bulk.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert reader.execute("SELECT count(*) FROM nodes").fetchone()[0] == len(tables(one)["nodes"])
+    assert_same(one, bulk)
+    reader.close()
+
+
+def test_display_names_agree_across_stores(tmp_path: Path, shared: Path):
+    from kg.store.base import GraphStore
+    from kg.store.first_load_view import FirstLoadView
+
+    data = shared / "data" / "paper-metadata"
+    store = SQLiteStore(tmp_path / "s")
+    ingest_paths(store, [data], first_load=False)
+    load = FirstLoad()
+    for src in sorted(data.rglob("*")):
+        if src.is_file():
+            from ingest.pipeline import _parse
+
+            got = _parse(str(src), 2**30)
+            assert not isinstance(got, str)
+            load.add_collapsed(SourceInfo(str(src), got.digest), got.nodes, got.edges, got.warnings, got.errors)
+    ids = [*sorted(n.id for n in store.iter_nodes()), "no-such-node"]
+    names = store.display_names(ids)
+    assert names == GraphStore.display_names(store, ids)  # the generic way: whole nodes
+    assert names == FirstLoadView(load, 1).display_names(ids)
+    assert "no-such-node" not in names
+    authors = [i for i in ids if i.startswith("author:")]
+    assert authors and all(names[a] != a for a in authors)
+
+
+def test_the_edge_part_is_copied_by_sqlites_transfer(tmp_path: Path):
+    """The part's tables are the store's own, so SQLite compiles its transfer: records and index
+    entries copied as they are (RowData), not decoded and made again, into the empty tables."""
+    import sqlite3
+
+    from kg.store.sqlite import PART_TABLES
+
+    store = SQLiteStore(tmp_path / "s")
+    tables_sql, indexes_sql = store.part_sql()
+    assert len(tables_sql) == len(PART_TABLES) and len(indexes_sql) >= 2
+    part = sqlite3.connect(tmp_path / "part.sqlite")
+    for sql in (*tables_sql, *indexes_sql):
+        part.execute(sql)
+    part.close()
+    store.db.execute("ATTACH ? AS part", (str(tmp_path / "part.sqlite"),))
+    for table in PART_TABLES:
+        ops = [r[1] for r in store.db.execute(f"EXPLAIN INSERT INTO main.{table} SELECT * FROM part.{table}")]
+        assert "RowData" in ops, table
+    # a table that differs from the store's (here: no index) has no transfer path
+    part = sqlite3.connect(tmp_path / "other.sqlite")
+    for sql in tables_sql:
+        part.execute(sql)
+    part.close()
+    store.db.execute("ATTACH ? AS other", (str(tmp_path / "other.sqlite"),))
+    for table in PART_TABLES:
+        ops = [r[1] for r in store.db.execute(f"EXPLAIN INSERT INTO main.{table} SELECT * FROM other.{table}")]
+        assert "RowData" not in ops and "MakeRecord" in ops, table

@@ -65,6 +65,12 @@ class Changes:
     version: int
 
 
+def display_name(node: Node) -> str:
+    """A node's ``name`` property, else its ``label`` property, else its id."""
+    p = node.properties
+    return str(p.get("name") or p.get("label") or node.id)
+
+
 class GraphStore(ABC):
     """Backend contract. Small and batch-first; the :class:`kg.graph.KnowledgeGraph` facade
     builds everything else (neighbourhoods, exports, search) on top of it."""
@@ -102,6 +108,11 @@ class GraphStore(ABC):
     def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
         """Nodes by id (missing ids are absent from the result)."""
 
+    def display_names(self, ids: Sequence[str]) -> dict[str, str]:
+        """Each node's ``name`` (else ``label``, else its id) by id, missing ids absent: what
+        search filters match authors and categories by, without reading whole nodes."""
+        return {nid: display_name(n) for nid, n in self.get_nodes(ids).items()}
+
     @abstractmethod
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
         """All nodes, optionally only some labels, in id order."""
@@ -109,6 +120,12 @@ class GraphStore(ABC):
     @abstractmethod
     def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
         """All edges, optionally only some types."""
+
+    def edge_keys(self, types: Iterable[str] | None = None) -> Iterator[tuple[str, str, str]]:
+        """``(source, type, target)`` of all edges (optionally only some types), in no set order:
+        :meth:`iter_edges` without properties, for scans that need only the structure."""
+        for e in self.iter_edges(types):
+            yield e.source, e.type, e.target
 
     @abstractmethod
     def edges_of(self, ids: Sequence[str], *, types: Iterable[str] | None = None,

@@ -12,8 +12,8 @@ inserts those faster than Python sorts them), with secondary indexes built after
 
 from __future__ import annotations
 
-import operator
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from kg.store.base import SourceInfo
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
 
 Support = tuple[str, bool, dict[str, Any]]  # (label, stub, properties) one source gives a node
+Row = tuple[Any, ...]
 
 
 @dataclass(slots=True)
@@ -168,26 +169,35 @@ class FirstLoad:
                 got.discard(key)
 
     # -- rows ------------------------------------------------------------------------------------
-    def node_rows(self, dumps: Any, version: int, shared: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """``nodes`` rows and ``node_support`` rows, both in primary-key order.
+    def node_rows(self, dumps: Any, version: int, shared: str) -> tuple[Iterator[Row], Iterator[Row]]:
+        """``nodes`` rows and ``node_support`` rows, each in primary-key order, made as they are
+        consumed (an insert reuses the memory of the rows before).
 
         A node with one support gets its properties in the ``nodes`` row only (``shared``)."""
-        paths = self.source_paths()
-        rows: list[tuple[Any, ...]] = []
-        support: list[tuple[Any, ...]] = []
-        add_row, add_support = rows.append, support.append
-        staged = self.nodes
-        for nid in sorted(staged):  # in key order: rows with abstracts insert much faster sorted
+        order = sorted(self.nodes)  # in key order: rows with abstracts insert much faster sorted
+        return self._node_rows(order, dumps, version), self._support_rows(order, dumps, shared)
+
+    def _node_rows(self, order: list[str], dumps: Any, version: int) -> Iterator[Row]:
+        paths, staged = self.source_paths(), self.nodes
+        for nid in order:
             sup = staged[nid]
             if len(sup) == 1:
-                for sid, (label, stub, props) in sup.items():
-                    add_row((nid, label, dumps({**props, "stub": True} if stub else props), version))
-                    add_support((nid, sid, label, int(stub), shared))
-                continue
-            label, merged = self._merge(sup, paths)
-            add_row((nid, label, dumps(merged), version))
-            support.extend((nid, sid, s[0], int(s[1]), dumps(s[2])) for sid, s in sorted(sup.items()))
-        return rows, support
+                for label, stub, props in sup.values():
+                    yield nid, label, dumps({**props, "stub": True} if stub else props), version
+            else:
+                label, merged = self._merge(sup, paths)
+                yield nid, label, dumps(merged), version
+
+    def _support_rows(self, order: list[str], dumps: Any, shared: str) -> Iterator[Row]:
+        staged = self.nodes
+        for nid in order:
+            sup = staged[nid]
+            if len(sup) == 1:
+                for sid, (label, stub, _) in sup.items():
+                    yield nid, sid, label, int(stub), shared
+            else:
+                for sid, (label, stub, props) in sorted(sup.items()):
+                    yield nid, sid, label, int(stub), dumps(props)
 
     def source_paths(self) -> list[str]:
         """Source paths by source id (index 0 unused)."""
@@ -210,39 +220,49 @@ class FirstLoad:
         p = paths or self.source_paths()
         return merge_props((False, p[sid], props) for sid, props in sup.items())
 
+    def node_label(self, nid: str, paths: list[str]) -> str:
+        """A staged node's label (that of its first support, as :meth:`merged_node` picks it)."""
+        sup = self.nodes[nid]
+        return next(iter(sup.values()))[0] if len(sup) == 1 else self._first(sup, paths)[0]
+
+    @staticmethod
+    def _first(sup: dict[int, Support], paths: list[str]) -> Support:
+        """The support whose label a node takes: full records before stubs, then by source path."""
+        return min(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))[1]
+
     @staticmethod
     def _merge(sup: dict[int, Support], paths: list[str]) -> tuple[str, dict[str, Any]]:
         """Label and merged properties of several supports (by :func:`kg.store.merge.merge_props`)."""
         merged = merge_props((stub, paths[sid], props) for sid, (_, stub, props) in sup.items())
-        first = min(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))[1]
+        first = FirstLoad._first(sup, paths)
         if first[1]:  # stubs sort last: the first is a stub only when all are
             merged["stub"] = True
         return first[0], merged
 
-    def key_rows(self) -> list[tuple[str, str, int]]:
+    def key_rows(self) -> Iterator[tuple[str, str, int]]:
         """``node_keys`` rows."""
-        return [(k, nid, sid) for nid, ks in self.keys.items() if nid in self.nodes
-                for k, sids in ks.items() for sid in sids]
-
-    def edge_rows(self, dumps: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """``edge_support`` rows (edges with both endpoints staged), and the
-        ``edges`` rows of the edges several sources support; an edge with one support has that
-        support's properties, so the store copies its row from ``edge_support``."""
-        paths = self.source_paths()
         nodes = self.nodes
-        merged_rows: list[tuple[Any, ...]] = []
-        support: list[tuple[Any, ...]] = []
-        add_support = support.append
-        for key, sup in self.edges.items():  # unsorted: SQLite inserts these faster than Python sorts them
+        return ((k, nid, sid) for nid, ks in self.keys.items() if nid in nodes for k, sids in ks.items() for sid in sids)
+
+    def edge_rows(self, dumps: Any) -> tuple[list[Row], Iterator[Row]]:
+        """The ``edges`` rows of the edges several sources support, and ``edge_support`` rows
+        (edges with both endpoints staged; made as they are consumed, in staging order: SQLite
+        inserts these faster than Python sorts them). An edge with one support has that
+        support's properties, so the store copies its row from ``edge_support``."""
+        paths, nodes = self.source_paths(), self.nodes
+        merged = [(*key, dumps(self.merged_edge(key, paths))) for key, sup in self.edges.items()
+                  if len(sup) > 1 and key[0] in nodes and key[2] in nodes]
+        return merged, self._edge_support_rows(dumps)
+
+    def _edge_support_rows(self, dumps: Any) -> Iterator[Row]:
+        nodes = self.nodes
+        for key, sup in self.edges.items():
             if key[0] not in nodes or key[2] not in nodes:
                 continue
             if len(sup) == 1:
                 for sid, props in sup.items():
-                    add_support((*key, sid, dumps(props) if props else "{}"))
-                continue
-            merged_rows.append((*key, dumps(self.merged_edge(key, paths))))
-            support.extend((*key, sid, dumps(p)) for sid, p in sorted(sup.items()))
-        return merged_rows, support
+                    yield *key, sid, dumps(props) if props else "{}"
+            else:
+                for sid, props in sorted(sup.items()):
+                    yield *key, sid, dumps(props)
 
-
-_first = operator.itemgetter(0)

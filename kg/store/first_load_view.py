@@ -12,14 +12,20 @@ import orjson
 
 from kg.errors import StoreError
 from kg.model import Edge, Node, ReadResult
-from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
-from kg.store.bulk import FirstLoad
+from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, display_name
+from kg.store.bulk import FirstLoad, Support
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # values a JSON round trip returns as they are
 
 
 def _as_stored(props: dict[str, Any]) -> dict[str, Any]:
-    """Properties as the store returns them (JSON round trip: tuples become lists, and so on)."""
-    out: dict[str, Any] = orjson.loads(orjson.dumps(props, option=orjson.OPT_NON_STR_KEYS))
-    return out
+    """Properties as the store returns them (JSON round trip: tuples become lists, and so on);
+    a copy without the round trip when every key is a string and every value plain."""
+    for k, v in props.items():
+        if type(v) not in _PLAIN or type(k) is not str:
+            out: dict[str, Any] = orjson.loads(orjson.dumps(props, option=orjson.OPT_NON_STR_KEYS))
+            return out
+    return dict(props)
 
 
 class FirstLoadView(GraphStore):
@@ -31,43 +37,65 @@ class FirstLoadView(GraphStore):
         self.url = url
         self._paths = load.source_paths()  # the load is complete: sources no longer change
 
-    def _node(self, nid: str) -> Node:
-        label, props = self.load.merged_node(nid, self._paths)
-        return Node(nid, label, _as_stored(props))
+    def _node(self, nid: str, sup: dict[int, Support]) -> Node:
+        if len(sup) == 1:  # most nodes: no merge (inlined from FirstLoad.merged_node for speed)
+            for label, stub, props in sup.values():
+                return Node(nid, label, _as_stored({**props, "stub": True} if stub else props))
+        label, merged = self.load.merged_node(nid, self._paths)
+        return Node(nid, label, _as_stored(merged))
 
     # -- reads -----------------------------------------------------------------------------------
     def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
-        return {i: self._node(i) for i in ids if i in self.load.nodes}
+        nodes, node = self.load.nodes, self._node
+        return {i: node(i, sup) for i in ids if (sup := nodes.get(i)) is not None}
+
+    def display_names(self, ids: Sequence[str]) -> dict[str, str]:
+        nodes, out = self.load.nodes, {}
+        for i in ids:
+            sup = nodes.get(i)
+            if sup is None:
+                continue
+            if len(sup) == 1:  # most nodes: the one support's properties
+                for _, _, p in sup.values():
+                    out[i] = str(p.get("name") or p.get("label") or i)
+            else:
+                out[i] = display_name(self._node(i, sup))
+        return out
 
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
-        wanted = set(labels) if labels is not None else None
-        for nid in sorted(self.load.nodes):
-            node = self._node(nid)
-            if wanted is None or node.label in wanted:
-                yield node
-
-    def _edges(self) -> Iterator[tuple[tuple[str, str, str], dict[int, dict[str, Any]]]]:
         nodes = self.load.nodes
-        for key in sorted(self.load.edges):
-            if key[0] in nodes and key[2] in nodes:
-                yield key, self.load.edges[key]
+        if labels is None:
+            ids: Iterable[str] = nodes
+        else:
+            wanted, label, paths = set(labels), self.load.node_label, self._paths
+            ids = [nid for nid, sup in nodes.items()
+                   if (next(iter(sup.values()))[0] if len(sup) == 1 else label(nid, paths)) in wanted]
+        for nid in sorted(ids):
+            yield self._node(nid, nodes[nid])
+
+    def _edges(self, types: Iterable[str] | None = None) -> Iterator[tuple[tuple[str, str, str], dict[int, dict[str, Any]]]]:
+        nodes, edges = self.load.nodes, self.load.edges
+        wanted = set(types) if types is not None else None
+        for key in sorted(k for k in edges if (wanted is None or k[1] in wanted) and k[0] in nodes and k[2] in nodes):
+            yield key, edges[key]
 
     def _edge(self, key: tuple[str, str, str], sup: dict[int, dict[str, Any]]) -> Edge:
         return Edge(key[0], key[2], key[1], _as_stored(self.load.merged_edge(key, self._paths)))
 
     def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        for key, sup in self._edges(types):
+            yield self._edge(key, sup)
+
+    def edge_keys(self, types: Iterable[str] | None = None) -> Iterator[tuple[str, str, str]]:
+        nodes = self.load.nodes
         wanted = set(types) if types is not None else None
-        for key, sup in self._edges():
-            if wanted is None or key[1] in wanted:
-                yield self._edge(key, sup)
+        return (k for k in self.load.edges if (wanted is None or k[1] in wanted) and k[0] in nodes and k[2] in nodes)
 
     def edges_of(self, ids: Sequence[str], *, types: Iterable[str] | None = None,
                  direction: Direction = "both") -> list[Edge]:
         want = set(ids)
-        wanted = set(types) if types is not None else None
-        return [self._edge(key, sup) for key, sup in self._edges()
-                if (wanted is None or key[1] in wanted)
-                and ((direction in ("out", "both") and key[0] in want) or (direction in ("in", "both") and key[2] in want))]
+        return [self._edge(key, sup) for key, sup in self._edges(types)
+                if (direction in ("out", "both") and key[0] in want) or (direction in ("in", "both") and key[2] in want)]
 
     def node_sources(self, node_id: str) -> list[str]:
         sids = self.load.nodes.get(node_id, {})
@@ -81,7 +109,7 @@ class FirstLoadView(GraphStore):
     def counts(self) -> dict[str, dict[str, int]]:
         nodes: dict[str, int] = {}
         for nid in self.load.nodes:
-            label = self.load.merged_node(nid, self._paths)[0]
+            label = self.load.node_label(nid, self._paths)
             nodes[label] = nodes.get(label, 0) + 1
         edges: dict[str, int] = {}
         for key, _ in self._edges():

@@ -3,6 +3,7 @@ several supports, and entity resolution by identity keys."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -22,12 +23,16 @@ def merge_props(supports: Iterable[tuple[bool, str, dict[str, Any]]]) -> dict[st
     >>> merge_props([(True, "a", {"title": "T", "year": 1}), (False, "b", {"title": "Full"})])
     {'title': 'Full', 'year': 1}
     """
-    out: dict[str, Any] = {}
-    for _stub, _path, props in sorted(supports, key=lambda s: (s[0], s[1])):
+    ordered = sorted(supports, key=_STUB_PATH)
+    out: dict[str, Any] = dict(ordered[0][2]) if ordered else {}
+    for _stub, _path, props in ordered[1:]:
         for k, v in props.items():
             if k not in out:
                 out[k] = v
     return out
+
+
+_STUB_PATH = operator.itemgetter(0, 1)
 
 
 def collapse(result: ReadResult) -> tuple[dict[str, NodeRecord], dict[EdgeKey, dict[str, Any]]]:

@@ -26,10 +26,14 @@ from kg.model import Edge, Node, ReadResult
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.bulk import FirstLoad
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
+from kg.store.sqlite_part import TablePart
 
 SCHEMA_VERSION = 2  # 2: node_support.props may be SHARED (''); a version-1 store is valid as it is
 DB_NAME = "graph.sqlite"
 PAGE_SIZE = 16384
+BUSY_TIMEOUT_MS = 5000  # sqlite3.connect's default
+EDGE_PART_ABOVE = 50_000  # a first load with more edges has them built by a second process
+PART_TABLES = ("edges", "edge_support")  # the tables it builds
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +71,15 @@ SHARED = ""  # node_support.props of a sole support: the nodes row holds its pro
 # a support's own properties, whether stored (props) or shared with its node's row
 SUPPORT_PROPS_SQL = ("CASE WHEN ns.props != '' THEN ns.props WHEN ns.stub THEN json_remove(n.props, '$.stub') "
                   "ELSE n.props END")
+
+
+def _insert_edges(db: sqlite3.Connection, load: FirstLoad, schema: str = "") -> None:
+    """Insert a first load's ``edges`` and ``edge_support`` rows (into ``schema``, e.g. ``main.``)."""
+    merged, support = load.edge_rows(_dumps)
+    db.executemany(f"INSERT INTO {schema}edges VALUES(?,?,?,?)", merged)  # edges with several supports
+    db.executemany(f"INSERT INTO {schema}edge_support VALUES(?,?,?,?,?)", support)
+    # every other edge has one support, whose properties it has (a copy in C, in key order)
+    db.execute(f"INSERT OR IGNORE INTO {schema}edges SELECT src, type, dst, props FROM {schema}edge_support")
 
 
 def _dumps(v: Any) -> str:
@@ -137,9 +150,10 @@ class SQLiteStore(GraphStore):
 
     # -- writes ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self, what: str) -> Iterator[None]:
-        """One IMMEDIATE transaction: committed on success, rolled back on any error."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, what: str, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+        """One transaction (IMMEDIATE unless ``begin`` says otherwise): committed on success,
+        rolled back on any error."""
+        self.db.execute(begin)
         try:
             yield
         except BaseException as e:
@@ -239,37 +253,88 @@ class SQLiteStore(GraphStore):
     def write_first_load(self, load: FirstLoad) -> None:
         """Write staged new sources (see :mod:`kg.store.bulk`) in one transaction.
 
-        Only for a store with no sources yet: the secondary indexes are dropped and rebuilt around
-        the inserts (all inside the transaction).
+        Only for a store with no sources yet. Secondary indexes are built after the inserts (all
+        inside the transaction). For a large load the edge tables are built by a second process
+        and copied in (:mod:`kg.store.sqlite_part`).
         """
-        with self._transaction("writing a first load"):
-            if self.db.execute("SELECT 1 FROM sources LIMIT 1").fetchone():
-                raise StoreError("a first load needs a store without sources")
-            version = self._bump()
-            indexes = [(name, sql) for name, sql in self.db.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-                "AND tbl_name IN ('nodes','node_support','node_keys','edges','edge_support')")]
-            for name, _ in indexes:
-                self.db.execute(f"DROP INDEX {name}")
-            db = self.db
-            db.executemany(
-                "INSERT INTO sources(id, path, hash, size, mtime, reader, n_nodes, n_edges, warnings, errors,"
-                " ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                ((sid, s.info.path, s.info.hash, s.info.size, s.info.mtime, s.info.reader, s.n_nodes, s.n_edges,
-                  _dumps(s.warnings), _dumps(s.errors), s.ingested_at) for sid, s in enumerate(load.sources, 1)))
-            rows, support = load.node_rows(_dumps, version, SHARED)
-            db.executemany("INSERT INTO nodes VALUES(?,?,?,?)", rows)
-            db.executemany("INSERT INTO node_support VALUES(?,?,?,?,?)", support)
-            del rows, support
-            db.executemany("INSERT INTO node_keys VALUES(?,?,?)", load.key_rows())
-            rows, support = load.edge_rows(_dumps)
-            db.executemany("INSERT INTO edges VALUES(?,?,?,?)", rows)  # edges with several supports
-            db.executemany("INSERT INTO edge_support VALUES(?,?,?,?,?)", support)
-            del rows, support
-            # every other edge has one support, whose properties it has (a copy in C, in key order)
-            db.execute("INSERT OR IGNORE INTO edges SELECT src, type, dst, props FROM edge_support")
-            for _, sql in indexes:
-                db.execute(sql)
+        if self.db.execute("SELECT 1 FROM sources LIMIT 1").fetchone():
+            raise StoreError("a first load needs a store without sources")
+        db = self.db
+        schema = self._schema_sql(("nodes", "node_support", "node_keys", *PART_TABLES))
+        part = None
+        journal = self._set_journal("delete")
+        try:
+            if len(load.edges) > EDGE_PART_ABOVE:
+                part = TablePart.start(self.folder, PAGE_SIZE, *self.part_sql(),
+                                       lambda part_db: _insert_edges(part_db, load))
+            if part is not None:
+                db.execute("ATTACH ? AS part", (str(part.path),))  # not possible inside the transaction
+            # deferred: an immediate one would also lock the part while its process writes it;
+            # the first statement takes the store's write lock
+            with self._transaction("writing a first load", begin="BEGIN" if part is not None else "BEGIN IMMEDIATE"):
+                version = self._bump()
+                if db.execute("SELECT 1 FROM sources LIMIT 1").fetchone():
+                    raise StoreError("a first load needs a store without sources")
+                # every secondary index is built after the inserts, except those of tables the part
+                # fills: the copy brings their entries along
+                indexes = [(name, sql) for name, (tbl, sql) in schema.items()
+                           if name != tbl and not (part is not None and tbl in PART_TABLES)]
+                for name, _ in indexes:
+                    db.execute(f"DROP INDEX main.{name}")
+                db.executemany(
+                    "INSERT INTO main.sources(id, path, hash, size, mtime, reader, n_nodes, n_edges, warnings,"
+                    " errors, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    ((sid, s.info.path, s.info.hash, s.info.size, s.info.mtime, s.info.reader, s.n_nodes,
+                      s.n_edges, _dumps(s.warnings), _dumps(s.errors), s.ingested_at)
+                     for sid, s in enumerate(load.sources, 1)))
+                rows, support = load.node_rows(_dumps, version, SHARED)
+                db.executemany("INSERT INTO main.nodes VALUES(?,?,?,?)", rows)
+                db.executemany("INSERT INTO main.node_support VALUES(?,?,?,?,?)", support)
+                db.executemany("INSERT INTO main.node_keys VALUES(?,?,?)", load.key_rows())
+                if part is not None and part.wait():
+                    for table in PART_TABLES:  # SQLite's transfer: records and index entries as they are
+                        db.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
+                else:
+                    _insert_edges(db, load, "main.")
+                for _, sql in indexes:
+                    db.execute(sql)
+        finally:
+            if part is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("DETACH part")
+                part.close()
+            if journal != "delete":
+                self._set_journal(journal)
+
+    def _schema_sql(self, tables: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``CREATE`` statements of ``tables`` and their indexes: name -> (table, sql)."""
+        wanted = list(tables)
+        return {name: (tbl, sql) for name, tbl, sql in self.db.execute(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL "
+            f"AND tbl_name IN ({','.join('?' * len(wanted))}) ORDER BY type DESC, name", wanted)}
+
+    def part_sql(self) -> tuple[list[str], list[str]]:
+        """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of the tables a first load's second
+        process builds: this store's own, so the copy can take SQLite's transfer path."""
+        schema = self._schema_sql(PART_TABLES)
+        return ([sql for name, (tbl, sql) in schema.items() if name == tbl],
+                [sql for name, (tbl, sql) in schema.items() if name != tbl])
+
+    def _set_journal(self, mode: str) -> str:
+        """Switch the journal mode when no other connection has the store open; returns the mode
+        in force before. A first load is written with a rollback journal: it holds only the few
+        pages the empty store had, where the WAL would hold (and then copy) every page written."""
+        db = self.db
+        before = str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if before != mode:
+            db.execute("PRAGMA busy_timeout=0")  # another connection open: keep the WAL, do not wait
+            try:
+                db.execute(f"PRAGMA journal_mode={mode}")
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return before
 
     def _drop_support(self, sid: int) -> tuple[set[str], set[EdgeKey]]:
         db = self.db
@@ -457,6 +522,16 @@ class SQLiteStore(GraphStore):
                 out[nid] = Node(nid, label, orjson.loads(props))
         return out
 
+    def display_names(self, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(list(ids)):
+            q = ",".join("?" * len(part))
+            for nid, pair in self.db.execute(
+                    f"SELECT id, json_extract(props, '$.name', '$.label') FROM nodes WHERE id IN ({q})", part):
+                name, label = orjson.loads(pair)
+                out[nid] = str(name or label or nid)
+        return out
+
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
         if labels is None:
             cur = self.db.execute("SELECT id, label, props FROM nodes ORDER BY id")
@@ -477,6 +552,11 @@ class SQLiteStore(GraphStore):
                 "ORDER BY src, type, dst", ts)
         for s, t, d, props in cur:
             yield Edge(s, d, t, orjson.loads(props))
+
+    def edge_keys(self, types: Iterable[str] | None = None) -> Iterator[tuple[str, str, str]]:
+        ts = list(types) if types is not None else None
+        where = f" WHERE type IN ({','.join('?' * len(ts))})" if ts is not None else ""
+        yield from self.db.execute(f"SELECT src, type, dst FROM edges{where}", ts or ())
 
     def edges_of(self, ids: Sequence[str], *, types: Iterable[str] | None = None,
                  direction: Direction = "both") -> list[Edge]:
