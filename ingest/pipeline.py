@@ -212,8 +212,9 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
     got = _parse(path, max_bytes)
     if isinstance(got, str):
         return got
+    empty: dict[str, Any] = {}  # one object for every edge without properties (marshal keeps it one)
     payload = (got.reader, got.digest, got.size, [(n.id, n.label, n.properties, n.stub, n.keys) for n in got.nodes.values()],
-               list(got.edges.items()), got.warnings, got.errors, got.n_nodes, got.n_edges)
+               [(k, p or empty) for k, p in got.edges.items()], got.warnings, got.errors, got.n_nodes, got.n_edges)
     try:
         return b"m" + marshal.dumps(payload)
     except ValueError:

@@ -106,7 +106,9 @@ def author_id(name: str, external_id: str | None = None, scheme: str = "s2") -> 
     """Author id: by external id when given, else by normalised name."""
     if external_id:
         return f"author:{scheme}:{external_id}"
-    return "author:name:" + slug(normalize_person_name(name))
+    # slug() of the normalised name, without folding it a second time (fold is idempotent)
+    folded = normalize_person_name(name)
+    return "author:name:" + ("-".join(folded.replace("_", " ").split())[:80] or short_hash(folded))
 
 
 def repo_id(url: str) -> str | None:

@@ -289,3 +289,13 @@ def test_shared_arxiv_head(shared):
     assert {("author:name:c-balazs", first.id), ("author:name:c-p-yuan", first.id)} <= edges(res, Rel.AUTHORED)
     assert (first.id, "category:arxiv:hep-ph") in edges(res, Rel.IN_CATEGORY)
     assert "paper:arxiv:0704.0002" in full
+
+
+@pytest.mark.parametrize("name", ["Jane O'Doe", "Doe, Jane A.", "  Zoë  Ångström ", "李 小龙", "___", "!!!", "Ｆｕｌｌ Ｗｉｄｔｈ",
+                                  "ﬁona ﬂores", "Mc_Donald, Ronald", "A" * 120])
+def test_author_id_is_the_slug_of_the_normalised_name(name):
+    from kg.ids import author_id, normalize_person_name, slug
+
+    author_id.cache_clear()
+    assert author_id(name) == "author:name:" + slug(normalize_person_name(name))
+    assert author_id(name, "123") == "author:s2:123"

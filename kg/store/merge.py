@@ -47,6 +47,8 @@ def collapse(result: ReadResult) -> tuple[dict[str, NodeRecord], dict[EdgeKey, d
         if cur is None:
             nodes[n.id] = n  # records are not mutated: merges below build new ones
             continue
+        if n.stub == cur.stub and n.properties == cur.properties and n.keys == cur.keys:
+            continue  # the same record again (a venue, a category, a paper cited twice): nothing to merge
         first, second = (n, cur) if (cur.stub and not n.stub) else (cur, n)
         props = dict(first.properties)
         for k, v in second.properties.items():

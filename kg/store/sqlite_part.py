@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 PART_NAME = ".first-load-part.sqlite"
+CACHE_KIB = -524288  # the part's page cache (negative: KiB)
 
 Fill = Callable[[sqlite3.Connection], None]
 
@@ -58,6 +59,8 @@ class TablePart:
                 db = sqlite3.connect(path, isolation_level=None)
                 db.execute("PRAGMA journal_mode=OFF")  # a scratch file: the store's transaction guards the data
                 db.execute("PRAGMA synchronous=OFF")
+                db.execute(f"PRAGMA cache_size={CACHE_KIB}")  # rows come unsorted: keep the tables in memory
+                db.execute("PRAGMA temp_store=MEMORY")
                 db.execute("BEGIN")
                 fill(db)
                 for sql in indexes:
