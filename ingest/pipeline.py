@@ -4,11 +4,13 @@ the report, and whatever the store already had from it is kept."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import marshal
 import os
 import pickle
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +31,8 @@ Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial"
 IGNORED_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
 DEFAULT_MAX_FILE_MB = 512
 MAX_AUTO_WORKERS = 4
+LOAD_IN_CHILD = True  # a first load runs in a forked process (see _load_in_child)
+_EXIT_UNFREED: list[object] = []  # what that process keeps until it ends
 FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes (~5 GB) in memory, then goes per file
 
 
@@ -299,22 +303,104 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             continue
         todo.append((p, st))
 
+    if todo:
+        bulk = first_load and len(todo) > 1 and hasattr(store, "write_first_load") and not store.sources()
+        files = None
+        if bulk and LOAD_IN_CHILD and hasattr(os, "fork") and hasattr(store, "reopen"):
+            files = _load_in_child(store, lambda prog: _load(
+                store, todo, prog, bulk=True, force=force, max_bytes=max_bytes, workers=workers, hook=hook,
+                exiting=True), progress)
+            bulk = False  # should the loading process die: file by file in this one
+        if files is None:
+            files = _load(store, todo, progress, bulk=bulk, force=force, max_bytes=max_bytes, workers=workers, hook=hook)
+        report.files.extend(files)
+
+    if prune:
+        seen = {f.path for f in report.files}
+        roots = [str(p) for p in paths]
+        for src in store.sources():
+            under = any(src.path == r or src.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+            if under and src.path not in seen and not os.path.exists(src.path):
+                store.remove_source(src.path)
+                done(FileReport(src.path, "removed", src.reader))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileReport]],
+                   progress: ProgressFn | None) -> list[FileReport] | None:
+    """Run ``load`` (a first load) in a forked process that ends without freeing what it staged:
+    taking millions of small objects apart one by one costs about a second at 100k records, where
+    the operating system drops a process's memory in a tenth of that. The store's connection is
+    closed while the process runs (it opens its own). Progress comes through a pipe, the reports
+    at the end. None when the process died first: then its one transaction never committed."""
+    import multiprocessing as mp
+
+    recv, send = mp.Pipe(duplex=False)
+    store.close()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child: covered through its reports)
+        code = 1
+        try:
+            recv.close()
+            store.reopen()  # type: ignore[attr-defined]
+            reports = load(lambda fr: send.send(("progress", fr)))
+            store.close()
+            send.send(("done", reports))
+            code = 0
+        finally:
+            os._exit(code)
+    send.close()
+    files: list[FileReport] | None = None
+    try:
+        while files is None:
+            try:
+                kind, got = recv.recv()
+            except EOFError:
+                break
+            if kind == "done":
+                files = got
+            elif progress:
+                progress(got)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        recv.close()
+        os.waitpid(pid, 0)
+        store.reopen()  # type: ignore[attr-defined]
+    return files
+
+
+def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: ProgressFn | None, *,
+          bulk: bool, force: bool, max_bytes: int, workers: int, hook: FirstLoadHook | None,
+          exiting: bool = False) -> list[FileReport]:
+    """Read and write the files to do: each in its own transaction, or (``bulk``) staged as one
+    first load (:mod:`kg.store.bulk`). Returns a report per file. ``exiting``: this process ends
+    right after, so what was staged is not freed."""
+    files: list[FileReport] = []
+
+    def done(fr: FileReport) -> None:
+        files.append(fr)
+        if progress:
+            progress(fr)
+
     staged: list[tuple[FileReport, SourceInfo]] = []  # the load holds their records
-    bulk = FirstLoad() if first_load and len(todo) > 1 and hasattr(store, "write_first_load") \
-        and not store.sources() else None
+    load: FirstLoad | None = FirstLoad() if bulk else None
 
     def flush(final: bool = False) -> None:
         """Write the staged first load; on failure, write its files one by one."""
-        nonlocal bulk
-        if bulk is None:
+        nonlocal load
+        if load is None:
             return
-        finish = hook(bulk, store.version() + 1) if hook is not None and final else None
+        finish = hook(load, store.version() + 1) if hook is not None and final else None
         ok = False
         try:
-            store.write_first_load(bulk)  # type: ignore[attr-defined]
+            store.write_first_load(load)  # type: ignore[attr-defined]
             ok = True
         except KGError:
-            bulk = None  # free the staged records before reading the files again
+            load = None  # free the staged records before reading the files again
             for fr, info in staged:  # read again: keeping every file's records for this case costs memory
                 got = _parse(info.path, max_bytes)
                 try:
@@ -325,14 +411,16 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
                     fr.status, fr.nodes, fr.edges = "failed", 0, 0
                     fr.errors.insert(0, f"store write failed: {e}")
         finally:
-            bulk = None  # freeing the staged load takes a while: before waiting for the index process
+            if exiting and load is not None:
+                _EXIT_UNFREED.append(load)  # the process ends right after: freeing it would only delay that
+            load = None  # freeing the staged load takes a while: before waiting for the index process
             if finish is not None:
                 finish(ok)
         staged.clear()
 
     def handle(p: Path, st: os.stat_result, got: Parsed | str) -> None:
-        if bulk is not None and str(p) in bulk:  # named twice on the command line
-            done(FileReport(str(p), "unchanged", bulk.sources[bulk.paths[str(p)] - 1].info.reader))
+        if load is not None and str(p) in load:  # named twice on the command line
+            done(FileReport(str(p), "unchanged", load.sources[load.paths[str(p)] - 1].info.reader))
             return
         prev = store.source(str(p))
         if isinstance(got, str):
@@ -349,11 +437,11 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
         info = SourceInfo(str(p), got.digest, got.size, st.st_mtime, reader)
         status: Status = "partial" if got.errors else ("updated" if prev else "added")
         fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors))
-        if bulk is not None and prev is None:
-            bulk.add_collapsed(info, got.nodes, got.edges, got.warnings, got.errors)
+        if load is not None and prev is None:
+            load.add_collapsed(info, got.nodes, got.edges, got.warnings, got.errors)
             staged.append((fr, info))
             done(fr)
-            if bulk.n_nodes > FIRST_LOAD_MAX_NODES:
+            if load.n_nodes > FIRST_LOAD_MAX_NODES:
                 flush()
             return
         try:
@@ -377,16 +465,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             handle(p, st, _parse(str(p), max_bytes))
     flush(final=True)
 
-    if prune:
-        seen = {f.path for f in report.files}
-        roots = [str(p) for p in paths]
-        for src in store.sources():
-            under = any(src.path == r or src.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
-            if under and src.path not in seen and not os.path.exists(src.path):
-                store.remove_source(src.path)
-                done(FileReport(src.path, "removed", src.reader))
-    report.seconds = time.perf_counter() - t0
-    return report
+    return files
 
 
 def remove_paths(store: GraphStore, paths: Iterable[str | Path]) -> IngestReport:

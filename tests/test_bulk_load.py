@@ -37,6 +37,21 @@ def tables(store: SQLiteStore) -> dict[str, list[tuple]]:
     }
 
 
+def spied(log: Path, real, note=lambda got, *a, **k: got is not None):
+    """``real``, noting each call on a line of ``log``: a first load runs in a forked process,
+    so a spy writes what it saw to a file, not to a list of this process."""
+    def spy(*a, **k):
+        got = real(*a, **k)
+        with open(log, "a") as fh:
+            fh.write(f"{note(got, *a, **k)}\n")
+        return got
+    return spy
+
+
+def noted(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
 def assert_same(a: SQLiteStore, b: SQLiteStore) -> None:
     ta, tb = tables(a), tables(b)
     for name in ta:
@@ -238,19 +253,11 @@ def test_the_index_built_beside_a_first_load_equals_a_sync(tmp_path: Path, share
     data = [shared / "data" / "paper-metadata", shared / "data" / "daily-papers-knowledge-transfer.txt",
             shared / "data" / "skills" / "anthropics"]
     monkeypatch.setattr(index_mod, "SCAN_ABOVE", 0)  # the shared data is small: take both paths anyway
-    built = []
-    real = index_mod.prebuild_first_load
-
-    def spy(*a, **k):
-        got = real(*a, **k)
-        built.append(got is not None)
-        return got
-
-    monkeypatch.setattr(index_mod, "prebuild_first_load", spy)
+    monkeypatch.setattr(index_mod, "prebuild_first_load", spied(tmp_path / "built", index_mod.prebuild_first_load))
     with KnowledgeGraph.open(tmp_path / "beside") as g:
         g.ingest(*data, embed=False)
         hits = [h.id for h in g.search("knowledge distillation", k=10, mode="bm25").hits]
-    assert built == [True]
+    assert noted(tmp_path / "built") == ["True"]
     monkeypatch.setattr(index_mod, "prebuild_first_load", lambda *a, **k: None)
     with KnowledgeGraph.open(tmp_path / "synced") as g:
         g.ingest(*data, embed=False)
@@ -285,16 +292,11 @@ def test_a_first_load_over_the_memory_cap_goes_on_file_by_file(tmp_path: Path, s
     data = [shared / "data" / "paper-metadata", shared / "data" / "skills" / "anthropics"]
     one, capped = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "capped")
     ingest_paths(one, data, first_load=False)
-    calls = []
-    real = capped.write_first_load
-
-    def spy(load: FirstLoad) -> None:
-        calls.append(len(load.sources))
-        real(load)
-
-    monkeypatch.setattr(capped, "write_first_load", spy)
+    monkeypatch.setattr(capped, "write_first_load", spied(tmp_path / "calls", capped.write_first_load,
+                                                          lambda got, load: len(load.sources)))
     monkeypatch.setattr(pipeline, "FIRST_LOAD_MAX_NODES", 3000)
     rep = ingest_paths(capped, data)
+    calls = [int(n) for n in noted(tmp_path / "calls")]
     assert rep.ok and len(calls) == 1 and 0 < calls[0] < rep.count("added")
     assert_same(one, capped)
 
@@ -304,20 +306,12 @@ def test_edge_tables_built_by_a_second_process_equal_file_by_file(tmp_path: Path
     from kg.store.sqlite_part import PART_NAME, TablePart
 
     monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)  # the shared data is small: build the part anyway
-    started = []
-    real = TablePart.start
-
-    def spy(*a, **k):
-        got = real(*a, **k)
-        started.append(got is not None)
-        return got
-
-    monkeypatch.setattr(sqlite_mod.TablePart, "start", spy)
+    monkeypatch.setattr(sqlite_mod.TablePart, "start", spied(tmp_path / "started", TablePart.start))
     data = shared / "data"
     one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
     ingest_paths(one, [data], first_load=False)
     ingest_paths(bulk, [data])
-    assert started == [True]
+    assert noted(tmp_path / "started") == ["True"]
     assert_same(one, bulk)
     assert bulk.db.execute("SELECT count(*) FROM edges").fetchone()[0] > 10_000
     assert not (tmp_path / "bulk" / PART_NAME).exists()
@@ -341,12 +335,11 @@ def test_a_failed_edge_process_leaves_the_edges_to_the_store_process(tmp_path: P
     from kg.store.sqlite_part import PART_NAME
 
     monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)
-    me = os.getpid()
     real = sqlite_mod._insert_edges
 
     def fails_in_the_child(db, load, schema=""):
-        if os.getpid() != me:
-            raise MemoryError("killed (simulated)")
+        if not schema:  # the part's process; the store's own insert names its schema
+            os.kill(os.getpid(), 9)  # killed (simulated)
         real(db, load, schema)
 
     monkeypatch.setattr(sqlite_mod, "_insert_edges", fails_in_the_child)
@@ -426,3 +419,48 @@ def test_the_edge_part_is_copied_by_sqlites_transfer(tmp_path: Path):
     for table in PART_TABLES:
         ops = [r[1] for r in store.db.execute(f"EXPLAIN INSERT INTO main.{table} SELECT * FROM other.{table}")]
         assert "RowData" not in ops and "MakeRecord" in ops, table
+
+
+def test_a_first_load_runs_in_a_process_that_reports_back(tmp_path: Path, shared: Path, monkeypatch):
+    import os
+
+    data = shared / "data" / "paper-metadata"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+    monkeypatch.setattr(bulk, "write_first_load", spied(tmp_path / "pid", bulk.write_first_load,
+                                                        lambda got, load: os.getpid()))
+    seen: list[str] = []
+    rep = ingest_paths(bulk, [data], progress=lambda fr: seen.append(fr.path))
+    assert rep.ok and rep.count("added") == len(rep.files) > 1
+    assert sorted(seen) == sorted(f.path for f in rep.files)  # progress crossed the pipe as it happened
+    writers = [int(p) for p in noted(tmp_path / "pid")]
+    assert len(writers) == 1 and writers[0] != os.getpid()
+    assert_same(one, bulk)  # this process's connection was reopened and sees the load
+    assert bulk.source(rep.files[0].path) is not None
+
+
+def test_a_first_load_process_that_dies_leaves_the_files_to_this_one(tmp_path: Path, shared: Path, monkeypatch):
+    import os
+
+    data = shared / "data" / "paper-metadata"
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    ingest_paths(one, [data], first_load=False)
+    real = bulk.write_first_load
+
+    def dies_midway(load: FirstLoad) -> None:
+        real(load)  # committed, then the process dies before it reports: the files are found unchanged
+        os._exit(3)
+
+    monkeypatch.setattr(bulk, "write_first_load", dies_midway)
+    rep = ingest_paths(bulk, [data])
+    assert rep.ok and rep.count("unchanged") == len(rep.files)
+    assert_same(one, bulk)
+
+    def dies_first(load: FirstLoad) -> None:
+        os.kill(os.getpid(), 9)  # out of memory (simulated): nothing committed, written file by file here
+
+    other = SQLiteStore(tmp_path / "other")
+    monkeypatch.setattr(other, "write_first_load", dies_first)
+    rep = ingest_paths(other, [data])
+    assert rep.ok and rep.count("added") == len(rep.files)
+    assert_same(one, other)

@@ -103,6 +103,15 @@ class SQLiteStore(GraphStore):
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.url = str(self.folder)
+        self._connect()
+
+    def reopen(self) -> None:
+        """Close this store's connection and open a new one (a connection must not cross a fork:
+        a forked process reopens, and so does its parent once it is done)."""
+        self.close()
+        self._connect()
+
+    def _connect(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.folder / DB_NAME, isolation_level=None, check_same_thread=False)
