@@ -24,7 +24,7 @@ from kg.errors import KGError, ReaderError
 from kg.gc_pause import paused_gc
 from kg.model import EdgeRecord, NodeRecord, ReadResult
 from kg.store.base import GraphStore, SourceInfo
-from kg.store.bulk import FirstLoad
+from kg.store.bulk import FirstLoad, Support, split_records
 from kg.store.merge import EdgeKey, collapse
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial", "unsupported"]
@@ -33,6 +33,7 @@ DEFAULT_MAX_FILE_MB = 512
 MAX_AUTO_WORKERS = 4
 LOAD_IN_CHILD = True  # a first load runs in a forked process (see _load_in_child)
 _EXIT_UNFREED: list[object] = []  # what that process keeps until it ends
+PARSER_NICE = int(os.environ.get("WN", "3"))  # niceness of parser processes
 FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes (~5 GB) in memory, then goes per file
 
 
@@ -182,22 +183,27 @@ def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
 
 @dataclass(slots=True)
 class Parsed:
-    """One file read and collapsed (one record per node id and per edge)."""
+    """One file read and collapsed (one record per node id and per edge), split as a first load
+    stages it (:func:`kg.store.bulk.split_records`)."""
 
     reader: str
     digest: str
     size: int
-    nodes: dict[str, NodeRecord]
+    supports: dict[str, Support]  # node id -> (label, stub, properties)
+    keys: dict[str, tuple[str, ...]]  # identity keys of the nodes that have some
     edges: dict[EdgeKey, dict[str, Any]]
     warnings: list[str]
     errors: list[str]
     n_nodes: int  # records as read, before collapsing
     n_edges: int
+    closed: bool  # every edge joins two of these nodes
 
     def result(self) -> ReadResult:
         """The records as a :class:`ReadResult`."""
-        return ReadResult(list(self.nodes.values()), [EdgeRecord(s, d, t, p) for (s, t, d), p in self.edges.items()],
-                          self.warnings, self.errors)
+        keys = self.keys
+        return ReadResult([NodeRecord(nid, label, props, stub, keys.get(nid, ()))
+                           for nid, (label, stub, props) in self.supports.items()],
+                          [EdgeRecord(s, d, t, p) for (s, t, d), p in self.edges.items()], self.warnings, self.errors)
 
 
 def _parse(path: str, max_bytes: int) -> Parsed | str:
@@ -206,8 +212,9 @@ def _parse(path: str, max_bytes: int) -> Parsed | str:
     except ReaderError as e:
         return str(e)
     nodes, edges = collapse(result)
-    return Parsed(reader, digest, size, nodes, edges, result.warnings, result.errors, len(result.nodes),
-                  len(result.edges))
+    closed = all(s in nodes and d in nodes for s, _, d in edges)
+    return Parsed(reader, digest, size, *split_records(nodes), edges, result.warnings, result.errors,
+                  len(result.nodes), len(result.edges), closed)
 
 
 def _parse_packed(path: str, max_bytes: int) -> bytes | str:
@@ -217,8 +224,9 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
     if isinstance(got, str):
         return got
     empty: dict[str, Any] = {}  # one object for every edge without properties (marshal keeps it one)
-    payload = (got.reader, got.digest, got.size, [(n.id, n.label, n.properties, n.stub, n.keys) for n in got.nodes.values()],
-               [(k, p or empty) for k, p in got.edges.items()], got.warnings, got.errors, got.n_nodes, got.n_edges)
+    payload = (got.reader, got.digest, got.size, list(got.supports.items()), list(got.keys.items()),
+               [(k, p or empty) for k, p in got.edges.items()], got.warnings, got.errors, got.n_nodes, got.n_edges,
+               got.closed)
     try:
         return b"m" + marshal.dumps(payload)
     except ValueError:
@@ -226,10 +234,10 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
 
 
 def _unpack(data: bytes) -> Parsed:
-    payload = marshal.loads(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # our own worker
-    reader, digest, size, nodes, edges, warnings, errors, n_nodes, n_edges = payload
-    return Parsed(reader, digest, size, {n[0]: NodeRecord(*n) for n in nodes}, dict(edges), warnings, errors,
-                  n_nodes, n_edges)
+    payload = marshal.loads(memoryview(data)[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # our worker
+    reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed = payload
+    return Parsed(reader, digest, size, dict(supports), dict(keys), dict(edges), warnings, errors, n_nodes, n_edges,
+                  closed)
 
 
 def _collect(fut: Future[bytes | str]) -> Parsed | str:
@@ -438,7 +446,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         status: Status = "partial" if got.errors else ("updated" if prev else "added")
         fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors))
         if load is not None and prev is None:
-            load.add_collapsed(info, got.nodes, got.edges, got.warnings, got.errors)
+            load.add_collapsed(info, got.supports, got.keys, got.edges, got.warnings, got.errors, got.closed)
             staged.append((fr, info))
             done(fr)
             if load.n_nodes > FIRST_LOAD_MAX_NODES:
@@ -454,7 +462,9 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
     import multiprocessing as mp
 
     if workers > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods():  # else: in this process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        # the process staging their output is the one every file waits for: it gets the CPU first
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=os.nice,
+                                 initargs=(PARSER_NICE,)) as pool:
             futures: deque[tuple[Path, os.stat_result, Future[bytes | str]]] = deque(
                 (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
             while futures:  # popped as they are used, so each file's data is freed after its write

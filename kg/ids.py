@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 _WS = re.compile(r"\s+")
@@ -76,7 +77,7 @@ def title_key(title: str, year: int | str | None) -> str:
     return f"title:{short_hash(normalize_title(title))}:{y}"
 
 
-def paper_id_from_keys(keys: list[str] | tuple[str, ...]) -> str:
+def paper_id_from_keys(keys: Sequence[str]) -> str:
     """The paper id for a set of identity keys: ``paper:`` + the best-ranked key.
 
     A title key drops its year so a paper's id does not change when a source adds the year.

@@ -197,7 +197,7 @@ def test_parsed_files_travel_by_marshal_or_pickle(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(pipeline, "read_file", read_file)
     packed = pipeline._parse_packed(str(f), 2**20)
     assert packed[:1] == b"p"  # type: ignore[index]
-    assert pipeline._unpack(packed).nodes["doc:1"].properties == {"date": when}  # type: ignore[arg-type]
+    assert pipeline._unpack(packed).supports["doc:1"] == ("Document", False, {"date": when})  # type: ignore[arg-type]
 
 
 def test_resolve_ids_settles_lone_records_as_the_union_find_does():
@@ -229,7 +229,8 @@ def test_resolve_ids_settles_lone_records_as_the_union_find_does():
         owner_view = {k: v for k, v in key_owner.items() if k in touched}
         owners = {o for v in owner_view.values() for o in v}
         ex_view = {o: existing[o] for o in owners}
-        assert resolve_ids(nodes, ex_view, owner_view) == resolve_clusters(nodes, ex_view, owner_view)
+        keyed = {nid: r.keys for nid, r in nodes.items()}
+        assert resolve_ids(keyed, ex_view, owner_view) == resolve_clusters(keyed, ex_view, owner_view)
         lone += sum(1 for r in nodes.values() if all(k not in owner_view for k in r.keys))
     assert lone > 100  # the fast path was taken, not only the union-find
 
@@ -382,7 +383,8 @@ def test_display_names_agree_across_stores(tmp_path: Path, shared: Path):
 
             got = _parse(str(src), 2**30)
             assert not isinstance(got, str)
-            load.add_collapsed(SourceInfo(str(src), got.digest), got.nodes, got.edges, got.warnings, got.errors)
+            load.add_collapsed(SourceInfo(str(src), got.digest), got.supports, got.keys, got.edges, got.warnings,
+                               got.errors, got.closed)
     ids = [*sorted(n.id for n in store.iter_nodes()), "no-such-node"]
     names = store.display_names(ids)
     assert names == GraphStore.display_names(store, ids)  # the generic way: whole nodes

@@ -25,6 +25,13 @@ Support = tuple[str, bool, dict[str, Any]]  # (label, stub, properties) one sour
 Row = tuple[Any, ...]
 
 
+def split_records(nodes: dict[str, NodeRecord]) -> tuple[dict[str, Support], dict[str, tuple[str, ...]]]:
+    """Collapsed records as a first load stages them: each node's support ``(label, stub,
+    properties)``, and the identity keys of the nodes that have some."""
+    return ({nid: (r.label, r.stub, r.properties) for nid, r in nodes.items()},
+            {nid: r.keys for nid, r in nodes.items() if r.keys})
+
+
 @dataclass(slots=True)
 class StagedSource:
     """A source row of a first load."""
@@ -67,51 +74,56 @@ class FirstLoad:
     def add(self, source: SourceInfo, result: ReadResult) -> None:
         """Stage one new source's records (a path may be staged once)."""
         nodes, edges = collapse(result)
-        self.add_collapsed(source, nodes, edges, result.warnings, result.errors)
+        self.add_collapsed(source, *split_records(nodes), edges, result.warnings, result.errors)
 
-    def add_collapsed(self, source: SourceInfo, nodes: dict[str, NodeRecord], edges: dict[EdgeKey, dict[str, Any]],
-                      warnings: list[str], errors: list[str]) -> None:
-        """:meth:`add` for records :func:`kg.store.merge.collapse` already collapsed."""
+    def add_collapsed(self, source: SourceInfo, supports: dict[str, Support], keys: dict[str, tuple[str, ...]],
+                      edges: dict[EdgeKey, dict[str, Any]], warnings: list[str], errors: list[str],
+                      closed: bool = False) -> None:
+        """:meth:`add` for records :func:`kg.store.merge.collapse` collapsed, split by
+        :func:`split_records`. ``closed``: every edge is known to join two of these nodes."""
         if source.path in self.paths:
             raise ValueError(f"{source.path} is already staged")
         sid = len(self.sources) + 1
-        keyed = {nid: rec for nid, rec in nodes.items() if rec.keys}
-        if keyed:
-            key_nodes, keys = self.key_nodes, self.keys
-            key_owner = {k: got for rec in keyed.values() for k in rec.keys if (got := key_nodes.get(k))}
-            existing = {o: keys[o].keys() for s in key_owner.values() for o in s if o in keys}
-            record_map, renames = resolve_ids(keyed, existing, key_owner)
+        if keys:
+            key_nodes, staged_keys = self.key_nodes, self.keys
+            key_owner = {k: got for ks in keys.values() for k in ks if (got := key_nodes.get(k))}
+            existing = {o: staged_keys[o].keys() for s in key_owner.values() for o in s if o in staged_keys}
+            record_map, renames = resolve_ids(keys, existing, key_owner)
             for old, new in sorted(renames.items()):
                 self._rename(old, new)
-            nodes, edges = remap(nodes, edges, record_map)
-        edges = {k: p for k, p in edges.items() if k[0] in nodes and k[2] in nodes}
+            if any(k != v for k, v in record_map.items()):
+                nodes = {nid: NodeRecord(nid, s[0], s[2], s[1], keys.get(nid, ())) for nid, s in supports.items()}
+                nodes, edges = remap(nodes, edges, record_map)
+                supports, keys = split_records(nodes)
+        if not closed:
+            edges = {k: p for k, p in edges.items() if k[0] in supports and k[2] in supports}
         staged = self.nodes
-        for nid, rec in nodes.items():
+        for nid, sup in supports.items():
             have = staged.get(nid)
             if have is None:
-                staged[nid] = {sid: (rec.label, rec.stub, rec.properties)}
+                staged[nid] = {sid: sup}
             else:
-                have[sid] = (rec.label, rec.stub, rec.properties)
-            if rec.keys:
-                self._add_keys(nid, rec, sid)
+                have[sid] = sup
+        for nid, ks in keys.items():
+            self._add_keys(nid, ks, sid)
         linked = self._adj is not None
         for key, props in edges.items():
-            sup = self.edges.get(key)
-            if sup is None:
+            esup = self.edges.get(key)
+            if esup is None:
                 self.edges[key] = {sid: props}
                 if linked:
                     self._link(key)
             else:
-                sup[sid] = props
+                esup[sid] = props
         self.paths[source.path] = sid
-        self.sources.append(StagedSource(source, len(nodes), len(edges), list(warnings), list(errors)))
+        self.sources.append(StagedSource(source, len(supports), len(edges), list(warnings), list(errors)))
 
-    def _add_keys(self, nid: str, rec: NodeRecord, sid: int) -> None:
+    def _add_keys(self, nid: str, keys: tuple[str, ...], sid: int) -> None:
         mine = self.keys.get(nid)
         if mine is None:
             mine = self.keys[nid] = {}
         key_nodes = self.key_nodes
-        for k in rec.keys:
+        for k in keys:
             sids = mine.get(k)
             if sids is None:
                 mine[k] = {sid}

@@ -4,7 +4,7 @@ several supports, and entity resolution by identity keys."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -105,11 +105,12 @@ def compatible(keys_a: Iterable[str], keys_b: Iterable[str]) -> bool:
 
 
 def resolve_ids(
-    nodes: dict[str, NodeRecord],
+    nodes: Mapping[str, Sequence[str]],
     existing: Mapping[str, AbstractSet[str]],
     key_owner: Mapping[str, AbstractSet[str]],
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Entity resolution of one source's keyed records against the store.
+    """Entity resolution of one source's keyed records (``nodes``: id -> identity keys) against
+    the store.
 
     ``existing`` maps stored node id -> its keys (from other sources); ``key_owner`` maps a key ->
     the stored node ids holding it. Returns ``(record_map, renames)``: the final id of each keyed
@@ -121,34 +122,38 @@ def resolve_ids(
     record is a cluster of its own, settled without the union-find :func:`resolve_clusters` runs
     for the rest (``tests/test_bulk_load.py`` compares both on random key sets).
     """
-    seen: set[str] = set()
+    every = [k for ks in nodes.values() for k in ks]
+    seen = set(every)
     shared: set[str] = set()  # keys more than one record of this source has
-    for rec in nodes.values():
-        for k in rec.keys:
-            if k in seen:
+    if len(seen) != len(every):
+        counted: set[str] = set()
+        for k in every:
+            if k in counted:
                 shared.add(k)
-            else:
-                seen.add(k)
+            counted.add(k)
     record_map: dict[str, str] = {}
     renames: dict[str, str] = {}
-    hard: dict[str, NodeRecord] = {}
-    for nid, rec in nodes.items():
-        if not rec.keys:
+    hard: dict[str, Sequence[str]] = {}
+    for nid, keys in nodes.items():
+        if not keys:
             continue
         alone = True
-        for k in rec.keys:
+        for k in keys:
             owners = key_owner.get(k)
             if k in shared or (owners and (len(owners) > 1 or nid not in owners)):
                 alone = False
                 break
         ex = existing.get(nid)
-        mine = set(rec.keys) if ex else set()
         if ex:  # a stored node of the same id joins clusters through its own keys too
+            mine = set(keys)
             alone = alone and not any(k in seen and k not in mine for k in ex)
+            if alone:
+                target = paper_id_from_keys(keys if ex <= mine else (*keys, *ex))
+        elif alone:
+            target = paper_id_from_keys(keys)
         if not alone:
-            hard[nid] = rec
+            hard[nid] = keys
             continue
-        target = paper_id_from_keys(rec.keys if not ex or ex <= mine else (*rec.keys, *ex))
         record_map[nid] = target
         if ex is not None and nid != target:
             renames[nid] = target
@@ -160,7 +165,7 @@ def resolve_ids(
 
 
 def resolve_clusters(
-    nodes: dict[str, NodeRecord],
+    nodes: Mapping[str, Sequence[str]],
     existing: Mapping[str, AbstractSet[str]],
     key_owner: Mapping[str, AbstractSet[str]],
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -171,14 +176,14 @@ def resolve_clusters(
     def keys_of(x: str) -> set[str]:
         root = uf.find(x)
         if root not in cluster_keys:
-            cluster_keys[root] = set(existing.get(x, ())) | set(nodes[x].keys if x in nodes else ())
+            cluster_keys[root] = set(existing.get(x, ())) | set(nodes.get(x, ()))
         return cluster_keys[root]
 
     by_key: dict[str, list[str]] = {}
-    for nid, rec in nodes.items():
-        if rec.keys:
+    for nid, keys in nodes.items():
+        if keys:
             keys_of(nid)
-            for k in rec.keys:
+            for k in keys:
                 by_key.setdefault(k, []).append(nid)
     for k, members in sorted(by_key.items()):
         for m in members[1:] + sorted(key_owner.get(k, ())):

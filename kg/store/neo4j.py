@@ -162,12 +162,12 @@ class Neo4jStore(GraphStore):
                      path=path, hash=source.hash).single()
         was_derived = bool(rec["d"])
         nodes, edges = collapse(result)
-        keyed = {nid: r for nid, r in nodes.items() if r.keys}
+        keyed = {nid: r.keys for nid, r in nodes.items() if r.keys}
         if keyed:  # entity resolution against other sources' keys
             key_owner: dict[str, set[str]] = {}
             for row in sch.run(tx, f"UNWIND $keys AS k MATCH (x:{KEY} {{key: k}}) WHERE x.source <> $path "
                                "RETURN x.key AS key, x.node AS node",
-                               keys=sorted({k for rec in keyed.values() for k in rec.keys}), path=path):
+                               keys=sorted({k for keys in keyed.values() for k in keys}), path=path):
                 key_owner.setdefault(row["key"], set()).add(row["node"])
             owners = sorted({n for s in key_owner.values() for n in s})
             existing: dict[str, set[str]] = {o: set() for o in owners}

@@ -199,9 +199,9 @@ class SQLiteStore(GraphStore):
         assert sid is not None
         nodes, edges = collapse(result)
         # entity resolution against other sources' keys
-        keyed = {nid: rec for nid, rec in nodes.items() if rec.keys}
+        keyed = {nid: rec.keys for nid, rec in nodes.items() if rec.keys}
         if keyed:
-            all_keys = sorted({k for rec in keyed.values() for k in rec.keys})
+            all_keys = sorted({k for keys in keyed.values() for k in keys})
             key_owner: dict[str, set[str]] = {}
             for part in _chunks(all_keys):
                 q = ",".join("?" * len(part))
