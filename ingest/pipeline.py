@@ -224,9 +224,8 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
     if isinstance(got, str):
         return got
     empty: dict[str, Any] = {}  # one object for every edge without properties (marshal keeps it one)
-    payload = (got.reader, got.digest, got.size, list(got.supports.items()), list(got.keys.items()),
-               [(k, p or empty) for k, p in got.edges.items()], got.warnings, got.errors, got.n_nodes, got.n_edges,
-               got.closed)
+    payload = (got.reader, got.digest, got.size, got.supports, got.keys, {k: p or empty for k, p in got.edges.items()},
+               got.warnings, got.errors, got.n_nodes, got.n_edges, got.closed)
     try:
         return b"m" + marshal.dumps(payload)
     except ValueError:
@@ -236,8 +235,7 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
 def _unpack(data: bytes) -> Parsed:
     payload = marshal.loads(memoryview(data)[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # our worker
     reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed = payload
-    return Parsed(reader, digest, size, dict(supports), dict(keys), dict(edges), warnings, errors, n_nodes, n_edges,
-                  closed)
+    return Parsed(reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed)
 
 
 def _collect(fut: Future[bytes | str]) -> Parsed | str:
