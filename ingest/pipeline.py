@@ -33,7 +33,7 @@ DEFAULT_MAX_FILE_MB = 512
 MAX_AUTO_WORKERS = 4
 LOAD_IN_CHILD = True  # a first load runs in a forked process (see _load_in_child)
 _EXIT_UNFREED: list[object] = []  # what that process keeps until it ends
-PARSER_NICE = int(os.environ.get("WN", "3"))  # niceness of parser processes
+PARSER_NICE = 3  # niceness of parser processes: the staging process they feed gets the CPU first
 FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes (~5 GB) in memory, then goes per file
 
 

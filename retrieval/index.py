@@ -386,7 +386,7 @@ class SearchIndex:
                 for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
                     cats.setdefault(e.source, []).append(e.target)
             wanted = {a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}
-            self.names.update(store.display_names(sorted(wanted)))
+            self.names.update(store.display_names(sorted(wanted)))  # sorted: names.json the same every time
         for n in sorted(cand, key=lambda x: x.id):
             text = node_text(n)
             if not text:

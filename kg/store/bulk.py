@@ -19,7 +19,7 @@ from typing import Any
 
 from kg.model import NodeRecord, ReadResult
 from kg.store.base import SourceInfo
-from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
+from kg.store.merge import SUPPORT_ORDER, EdgeKey, collapse, merge_props, remap, resolve_ids
 
 Support = tuple[str, bool, dict[str, Any]]  # (label, stub, properties) one source gives a node
 Row = tuple[Any, ...]
@@ -245,11 +245,11 @@ class FirstLoad:
     @staticmethod
     def _merge(sup: dict[int, Support], paths: list[str]) -> tuple[str, dict[str, Any]]:
         """Label and merged properties of several supports (by :func:`kg.store.merge.merge_props`)."""
-        merged = merge_props((stub, paths[sid], props) for sid, (_, stub, props) in sup.items())
-        first = FirstLoad._first(sup, paths)
-        if first[1]:  # stubs sort last: the first is a stub only when all are
+        ordered = sorted(((stub, paths[sid], props, label) for sid, (label, stub, props) in sup.items()), key=SUPPORT_ORDER)
+        merged = merge_props(ordered)  # sorts the same way: ordered[0] is the first support
+        if ordered[0][0]:  # stubs sort last: the first is a stub only when all are
             merged["stub"] = True
-        return first[0], merged
+        return ordered[0][3], merged
 
     def key_rows(self) -> Iterator[tuple[str, str, int]]:
         """``node_keys`` rows."""

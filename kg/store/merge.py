@@ -14,8 +14,9 @@ from kg.model import EdgeRecord, NodeRecord, ReadResult
 EdgeKey = tuple[str, str, str]  # (source, type, target)
 
 
-def merge_props(supports: Iterable[tuple[bool, str, dict[str, Any]]]) -> dict[str, Any]:
-    """Merge property dicts of several supports ``(stub, source_path, props)``.
+def merge_props(supports: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    """Merge property dicts of several supports ``(stub, source_path, props, ...)`` (further
+    fields ride along: a caller sorting them the same way finds its first support first).
 
     Full records beat stubs; among equals the source path decides; per property the first
     support that has it wins.
@@ -23,16 +24,16 @@ def merge_props(supports: Iterable[tuple[bool, str, dict[str, Any]]]) -> dict[st
     >>> merge_props([(True, "a", {"title": "T", "year": 1}), (False, "b", {"title": "Full"})])
     {'title': 'Full', 'year': 1}
     """
-    ordered = sorted(supports, key=_STUB_PATH)
+    ordered = sorted(supports, key=SUPPORT_ORDER)
     out: dict[str, Any] = dict(ordered[0][2]) if ordered else {}
-    for _stub, _path, props in ordered[1:]:
-        for k, v in props.items():
+    for support in ordered[1:]:
+        for k, v in support[2].items():
             if k not in out:
                 out[k] = v
     return out
 
 
-_STUB_PATH = operator.itemgetter(0, 1)
+SUPPORT_ORDER = operator.itemgetter(0, 1)  # supports sort by (stub, source path): full records first
 
 
 def collapse(result: ReadResult) -> tuple[dict[str, NodeRecord], dict[EdgeKey, dict[str, Any]]]:
