@@ -4,7 +4,8 @@ of the unchanged set. Prints one JSON line and appends it to benchmarks/results/
     python benchmarks/ingest.py --records 100000 --files 10
 
 Keys: records, files, workers, seconds, records_per_s, store_mb, reingest_s, reingest_speedup, nodes,
-edges, peak_rss_mb (this process; parser processes report theirs as peak_child_rss_mb), load1 (the
+edges, peak_rss_mb (this process), peak_child_rss_mb (the largest process it started: a first load
+runs in a forked loading process, which starts the parser, edge and index processes), load1 (the
 machine's 1-minute load average when the run ended: other work running shows here).
 
 The first ingest into an empty store is a first load (``kg.store.bulk``); ``--file-by-file``
