@@ -339,7 +339,8 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
     taking millions of small objects apart one by one costs about a second at 100k records, where
     the operating system drops a process's memory in a tenth of that. The store's connection is
     closed while the process runs (it opens its own). Progress comes through a pipe, the reports
-    at the end. None when the process died first: then its one transaction never committed."""
+    at the end. None when the process died before it reported: its first load is one transaction,
+    committed or not, so the caller can ingest the files again one by one."""
     import multiprocessing as mp
 
     recv, send = mp.Pipe(duplex=False)
@@ -417,7 +418,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
                     fr.status, fr.nodes, fr.edges = "failed", 0, 0
                     fr.errors.insert(0, f"store write failed: {e}")
         finally:
-            if exiting and load is not None:
+            if exiting and final and load is not None:
                 _EXIT_UNFREED.append(load)  # the process ends right after: freeing it would only delay that
             load = None  # freeing the staged load takes a while: before waiting for the index process
             if finish is not None:

@@ -81,13 +81,19 @@ def hand_made() -> list[tuple[str, ReadResult]]:
     return [("/d/a", a), ("/d/b", b), ("/d/c", c), ("/d/d", d), ("/d/e", e), ("/d/f", f), ("/d/g", g)]
 
 
-def test_first_load_equals_file_by_file_writes_on_hand_made_records(tmp_path: Path):
-    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+def stage_hand_made(one: SQLiteStore) -> FirstLoad:
+    """Write the hand-made sources file by file into ``one``, and stage them as a first load."""
     load = FirstLoad()
     for path, result in hand_made():
         info = SourceInfo(path, "h" + path, 1, 1.0, "test")
         one.write_source(info, result)
         load.add(info, result)
+    return load
+
+
+def test_first_load_equals_file_by_file_writes_on_hand_made_records(tmp_path: Path):
+    one, bulk = SQLiteStore(tmp_path / "one"), SQLiteStore(tmp_path / "bulk")
+    load = stage_hand_made(one)
     assert load._adj is not None  # renames happened in memory
     bulk.write_first_load(load)
     assert_same(one, bulk)
@@ -320,12 +326,7 @@ def test_edge_tables_built_by_a_second_process_equal_file_by_file(tmp_path: Path
     assert bulk.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # written with a rollback journal, then back
     # hand-made records: renames, and edges several sources support (rows of their own in the part)
     one, bulk = SQLiteStore(tmp_path / "one2"), SQLiteStore(tmp_path / "bulk2")
-    load = FirstLoad()
-    for path, result in hand_made():
-        info = SourceInfo(path, "h" + path, 1, 1.0, "test")
-        one.write_source(info, result)
-        load.add(info, result)
-    bulk.write_first_load(load)
+    bulk.write_first_load(stage_hand_made(one))
     assert_same(one, bulk)
 
 

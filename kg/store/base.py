@@ -67,8 +67,12 @@ class Changes:
 
 def display_name(node: Node) -> str:
     """A node's ``name`` property, else its ``label`` property, else its id."""
-    p = node.properties
-    return str(p.get("name") or p.get("label") or node.id)
+    return name_of(node.properties, node.id)
+
+
+def name_of(props: dict[str, Any], node_id: str) -> str:
+    """:func:`display_name` from a node's properties and id."""
+    return str(props.get("name") or props.get("label") or node_id)
 
 
 class GraphStore(ABC):

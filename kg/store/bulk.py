@@ -240,7 +240,7 @@ class FirstLoad:
     @staticmethod
     def _first(sup: dict[int, Support], paths: list[str]) -> Support:
         """The support whose label a node takes: full records before stubs, then by source path."""
-        return min(sup.items(), key=lambda kv: (kv[1][1], paths[kv[0]]))[1]
+        return min(((s[1], paths[sid], s) for sid, s in sup.items()), key=SUPPORT_ORDER)[2]
 
     @staticmethod
     def _merge(sup: dict[int, Support], paths: list[str]) -> tuple[str, dict[str, Any]]:

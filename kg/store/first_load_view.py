@@ -12,7 +12,16 @@ import orjson
 
 from kg.errors import StoreError
 from kg.model import Edge, Node, ReadResult
-from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, display_name
+from kg.store.base import (
+    Changes,
+    Direction,
+    GraphStore,
+    SourceInfo,
+    SourceState,
+    WriteStats,
+    display_name,
+    name_of,
+)
 from kg.store.bulk import FirstLoad, Support
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # values a JSON round trip returns as they are
@@ -57,7 +66,7 @@ class FirstLoadView(GraphStore):
                 continue
             if len(sup) == 1:  # most nodes: the one support's properties
                 for _, _, p in sup.values():
-                    out[i] = str(p.get("name") or p.get("label") or i)
+                    out[i] = name_of(p, i)
             else:
                 out[i] = display_name(self._node(i, sup))
         return out

@@ -23,7 +23,7 @@ import orjson
 
 from kg.errors import StoreError
 from kg.model import Edge, Node, ReadResult
-from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
+from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, name_of
 from kg.store.bulk import FirstLoad
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
 from kg.store.sqlite_part import TablePart
@@ -538,7 +538,7 @@ class SQLiteStore(GraphStore):
             for nid, pair in self.db.execute(
                     f"SELECT id, json_extract(props, '$.name', '$.label') FROM nodes WHERE id IN ({q})", part):
                 name, label = orjson.loads(pair)
-                out[nid] = str(name or label or nid)
+                out[nid] = name_of({"name": name, "label": label}, nid)
         return out
 
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
