@@ -38,7 +38,7 @@ SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC
 CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
 SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
-NICE = 5  # niceness of the process that builds a first load's index beside the store write
+NICE = 2  # niceness of the process that builds a first load's index beside the store write
 
 
 def node_text(node: Node) -> str:
