@@ -19,10 +19,9 @@ from kg.store.base import (
     SourceInfo,
     SourceState,
     WriteStats,
-    display_name,
     name_of,
 )
-from kg.store.bulk import FirstLoad, Support
+from kg.store.bulk import FirstLoad
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # values a JSON round trip returns as they are
 
@@ -46,30 +45,18 @@ class FirstLoadView(GraphStore):
         self.url = url
         self._paths = load.source_paths()  # the load is complete: sources no longer change
 
-    def _node(self, nid: str, sup: dict[int, Support]) -> Node:
-        if len(sup) == 1:  # most nodes: no merge (inlined from FirstLoad.merged_node for speed)
-            for label, stub, props in sup.values():
-                return Node(nid, label, _as_stored({**props, "stub": True} if stub else props))
-        label, merged = self.load.merged_node(nid, self._paths)
-        return Node(nid, label, _as_stored(merged))
+    def _node(self, nid: str) -> Node:
+        label, props = self.load.merged_node(nid, self._paths)
+        return Node(nid, label, _as_stored(props))
 
     # -- reads -----------------------------------------------------------------------------------
     def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
-        nodes, node = self.load.nodes, self._node
-        return {i: node(i, sup) for i in ids if (sup := nodes.get(i)) is not None}
+        nodes = self.load.nodes
+        return {i: self._node(i) for i in ids if i in nodes}
 
     def display_names(self, ids: Sequence[str]) -> dict[str, str]:
-        nodes, out = self.load.nodes, {}
-        for i in ids:
-            sup = nodes.get(i)
-            if sup is None:
-                continue
-            if len(sup) == 1:  # most nodes: the one support's properties
-                for _, _, p in sup.values():
-                    out[i] = name_of(p, i)
-            else:
-                out[i] = display_name(self._node(i, sup))
-        return out
+        nodes, merged, paths = self.load.nodes, self.load.merged_node, self._paths
+        return {i: name_of(_as_stored(merged(i, paths)[1]), i) for i in ids if i in nodes}
 
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
         nodes = self.load.nodes
@@ -80,7 +67,7 @@ class FirstLoadView(GraphStore):
             ids = [nid for nid, sup in nodes.items()
                    if (next(iter(sup.values()))[0] if len(sup) == 1 else label(nid, paths)) in wanted]
         for nid in sorted(ids):
-            yield self._node(nid, nodes[nid])
+            yield self._node(nid)
 
     def _edges(self, types: Iterable[str] | None = None) -> Iterator[tuple[tuple[str, str, str], dict[int, dict[str, Any]]]]:
         nodes, edges = self.load.nodes, self.load.edges
