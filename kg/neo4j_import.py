@@ -281,10 +281,11 @@ def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool 
         java = find_java_home() / "bin" / "java"
         cmd = [str(java), f"-Xmx{heap or os.environ.get('KG_NEO4J_HEAP') or '1g'}", *_import_jvm_flags(counts["nodes"]),
                "-cp", str(lib / "*"), "org.neo4j.cli.AdminTool", "database", "import", "full", DATABASE,
-               "--overwrite-destination=true", f"--array-delimiter={ARRAY_DELIMITER}", *counts.pop("args")]
+               "--overwrite-destination=true", f"--array-delimiter={ARRAY_DELIMITER}",
+               f"--report-file={tmp / 'import.report'}", *counts.pop("args")]
         t1 = time.perf_counter()
         proc = subprocess.run(cmd, env={**os.environ, "NEO4J_HOME": str(home)}, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, cwd=tmp)  # nothing lands in the caller's folder
         if proc.returncode != 0 or "IMPORT DONE" not in proc.stdout:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
             raise StoreError(f"neo4j-admin import into {home} failed (exit {proc.returncode}):\n{tail}")

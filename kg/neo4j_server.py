@@ -1,7 +1,7 @@
 """Run a real Neo4j 5.26 Community server without Docker or a Neo4j install (tests, CI, local use).
 
 Maven fetches Neo4j's jars from Maven Central once; a small Java launcher
-(``scripts/neo4j/``) starts the embedded DBMS with the Bolt connector (and, on request, the HTTP
+(``kg/neo4j/java/``, shipped in the wheel as package data) starts the embedded DBMS with the Bolt connector (and, on request, the HTTP
 connector with Neo4j Browser at ``/browser/``) under Java 17. Pure standard library: the ``neo4j``
 Python driver is not needed here.
 
@@ -70,7 +70,7 @@ __all__ = [
     "stop",
 ]
 
-NEO4J_VERSION = "5.26.30"  # keep in step with <neo4j.version> in scripts/neo4j/pom.xml
+NEO4J_VERSION = "5.26.30"  # keep in step with <neo4j.version> in kg/neo4j/java/pom.xml
 DEFAULT_PASSWORD = "kgloom-password"  # Neo4j 5 wants at least 8 characters
 SUPPORTED_JAVA = (17, 21)  # what Neo4j 5.26 runs on; 17 is preferred
 MAIN_CLASS = "kgloom.Neo4jLauncher"
@@ -91,8 +91,7 @@ JVM_FLAGS = (
     "-Dfile.encoding=UTF-8",
 )
 
-_REPO_LAUNCHER = Path(__file__).resolve().parents[1] / "scripts" / "neo4j"
-_PACKAGED_LAUNCHER = Path(__file__).resolve().parent / "neo4j" / "java"
+_PACKAGED_LAUNCHER = Path(__file__).resolve().parent / "neo4j" / "java"  # package data, in checkouts and wheels
 _STAMP = ".kgloom-stamp"
 _READY = re.compile(r"^READY (bolt://\S+)", re.MULTILINE)
 _BROWSER = re.compile(r"^BROWSER (http://\S+)", re.MULTILINE)
@@ -127,14 +126,14 @@ def launcher_source() -> Path:
     """The folder with the launcher's ``pom.xml``."""
     env = os.environ.get("KG_NEO4J_SRC")
     candidates = [Path(env).expanduser()] if env else []
-    candidates += [_REPO_LAUNCHER, _PACKAGED_LAUNCHER]
+    candidates.append(_PACKAGED_LAUNCHER)
     for c in candidates:
         if (c / "pom.xml").is_file():
             return c.resolve()
     raise Neo4jUnavailableError(
         "the Neo4j launcher sources (pom.xml) were not found in "
         + ", ".join(str(c) for c in candidates)
-        + "; run from a kgloom checkout or set KG_NEO4J_SRC to its scripts/neo4j folder"
+        + "; reinstall kgloom, or set KG_NEO4J_SRC to a folder holding the launcher's pom.xml"
     )
 
 
