@@ -82,6 +82,33 @@ def test_retriever_filters_and_mode(g):
     assert docs[0].metadata["id"] == SBERT and set(docs[0].metadata["ranks"]) == {"bm25"}
 
 
+def test_retriever_invoke_overrides_k_mode_and_filters_per_call(g):
+    """``invoke(q, k=...)`` used to return the field's k (LangChain drops kwargs the method does not take)."""
+    r = KGRetriever(graph=g)
+    assert len(r.invoke("reciprocal rank fusion")) == 4
+    one = r.invoke("reciprocal rank fusion", k=1)
+    assert [d.metadata["id"] for d in one] == [RRF]
+    assert len(r.invoke("reciprocal rank fusion", k=2)) == 2
+    bm25 = r.invoke("sentence embeddings", k=2, mode="bm25")
+    assert bm25[0].metadata["id"] == SBERT and all(set(d.metadata["ranks"]) == {"bm25"} for d in bm25)
+    skills = r.invoke("papers citation graph review", filters={"labels": ["Skill"]})
+    assert skills and {d.metadata["label"] for d in skills} == {"Skill"}
+    assert (r.k, r.mode, r.filters) == (4, "hybrid", None)  # the defaults are left as they were
+    assert len(r.invoke("reciprocal rank fusion", verbose=True)) == 4  # LangChain's own flag is passed on too
+    with pytest.raises(TypeError, match=r"unexpected search arguments \['top_k'\]"):
+        r.invoke("reciprocal rank fusion", top_k=1)
+
+
+def test_retriever_ainvoke_honours_per_call_arguments(g):
+    """BaseRetriever's default async path would fail on the per-call arguments; KGRetriever passes them on."""
+    import asyncio
+
+    r = KGRetriever(graph=g, k=5, mode="hybrid")
+    docs = asyncio.run(r.ainvoke("reciprocal rank fusion", k=1, mode="bm25"))
+    assert [d.metadata["id"] for d in docs] == [RRF] and docs[0].metadata["ranks"] == {"bm25": 1}
+    assert len(asyncio.run(r.ainvoke("reciprocal rank fusion"))) == 5
+
+
 # -- tools -------------------------------------------------------------------------------------------
 def test_tools_match_the_framework_free_schemas(g):
     tools = kg_tools(g)
@@ -203,6 +230,13 @@ def test_missing_langchain_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "retrieval.agents.langchain", raising=False)
     with pytest.raises(MissingExtraError, match=r"kgloom\[agents\]"):
         import retrieval.agents.langchain  # noqa: F401
+
+
+def test_missing_langgraph_names_the_extra(g, monkeypatch):
+    monkeypatch.setitem(sys.modules, "langgraph.prebuilt", None)
+    with pytest.raises(MissingExtraError, match=r"kgloom\[agents\]") as e:
+        create_kg_agent(ScriptedChatModel(script=_agent_script), g)
+    assert e.value.package == "langgraph" and e.value.extra == "agents"
 
 
 # -- the real embedding model -----------------------------------------------------------------------
