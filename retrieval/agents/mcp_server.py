@@ -5,7 +5,8 @@ of :class:`retrieval.agents.tools.KGTools` is registered from its typed signatur
 descriptions from its docstring go into the JSON schema. Tools are read-only (annotated so) and
 run one at a time against the store. A kgloom error (unknown node id, a query that would write)
 comes back as an error result (``isError: true``) whose text says what was wrong; the server
-keeps running.
+keeps running. ``serverInfo.version`` is the installed kgloom version. The official peers (MCP
+Inspector CLI, the conformance suite) run against it in tests/test_mcp_peers.py.
 
 >>> server = create_server(KnowledgeGraph.open("./.kg"))   # doctest: +SKIP
 >>> server.run("stdio")                                     # doctest: +SKIP
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
 import inspect
 import sys
 import threading
@@ -22,7 +24,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from kg.errors import KGError, MissingExtraError
+from kg.errors import KGError, MissingExtraError, require
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
@@ -38,20 +40,24 @@ INSTRUCTIONS = (
 
 def _sdk() -> tuple[Any, type[Exception]]:
     """The SDK's server class and the exception whose message a tool error shows to the client."""
-    try:
-        from mcp.server.mcpserver import MCPServer
-        from mcp.server.mcpserver.exceptions import ToolError
+    try:  # mcp 2.x
+        server = require("mcp.server.mcpserver", "agents", "kg mcp")
+        exceptions = require("mcp.server.mcpserver.exceptions", "agents", "kg mcp")
+        return server.MCPServer, exceptions.ToolError
+    except MissingExtraError:  # mcp 1.x, or no mcp at all (then this error names the extra)
+        server = require("mcp.server.fastmcp", "agents", "kg mcp")
+        exceptions = require("mcp.server.fastmcp.exceptions", "agents", "kg mcp")
+        return server.FastMCP, exceptions.ToolError
 
-        return MCPServer, ToolError
-    except ImportError:
-        pass
-    try:
-        from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined, unused-ignore]
-        from mcp.server.fastmcp.exceptions import ToolError as V1ToolError  # type: ignore[import-not-found, unused-ignore]
 
-        return FastMCP, V1ToolError
-    except ImportError as e:
-        raise MissingExtraError("mcp", "agents", "kg mcp") from e
+def server_version() -> str:
+    """The installed kgloom version (``serverInfo.version``); ``kg.__version__`` when not installed."""
+    try:
+        return importlib.metadata.version("kgloom")
+    except importlib.metadata.PackageNotFoundError:
+        import kg
+
+        return str(getattr(kg, "__version__", "0+unknown"))
 
 
 def _described(fn: Callable[..., Any], lock: threading.Lock, tool_error: type[Exception]) -> Callable[..., Any]:
@@ -81,18 +87,41 @@ def _described(fn: Callable[..., Any], lock: threading.Lock, tool_error: type[Ex
     return call
 
 
+def _serve_log_level(server: Any, types: Any) -> None:
+    """Answer ``logging/setLevel`` with ``{}`` (which also advertises the ``logging`` capability).
+
+    kgloom sends no log notifications, so any minimum level is honoured as it stands; clients that set
+    one first (the MCP conformance suite, the Inspector) get an empty result, not "method not found".
+    """
+    if hasattr(server, "_lowlevel_server"):  # mcp 2.x: handlers take (request context, params)
+        async def set_level(ctx: Any, params: Any) -> Any:
+            return types.EmptyResult()
+
+        server._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    else:  # mcp 1.x: the low-level server's decorator, handler takes the level
+        async def set_level_v1(level: Any) -> None:
+            return None
+
+        server._mcp_server.set_logging_level()(set_level_v1)
+
+
 def create_server(g: KnowledgeGraph, *, name: str = SERVER_NAME) -> Any:
     """An MCP server exposing :data:`retrieval.agents.tools.TOOL_NAMES` over ``g`` (not started)."""
-    from mcp.types import ToolAnnotations
-
     from retrieval.agents.tools import KGTools, docstring_parts
 
     server_class, tool_error = _sdk()
-    server = server_class(name, instructions=INSTRUCTIONS)
+    types = require("mcp.types", "agents", "kg mcp")
+    version = server_version()
+    if "version" in inspect.signature(server_class).parameters:  # mcp 2.x MCPServer
+        server = server_class(name, instructions=INSTRUCTIONS, version=version)
+    else:  # mcp 1.x FastMCP: the version lives on its low-level server (else it reports mcp's own)
+        server = server_class(name, instructions=INSTRUCTIONS)
+        server._mcp_server.version = version
+    _serve_log_level(server, types)
     tools = KGTools(g)
     lock = threading.Lock()
-    hints = ToolAnnotations.model_validate({"readOnlyHint": True, "destructiveHint": False,
-                                            "idempotentHint": True, "openWorldHint": False})
+    hints = types.ToolAnnotations.model_validate({"readOnlyHint": True, "destructiveHint": False,
+                                                  "idempotentHint": True, "openWorldHint": False})
     for tool_name, fn in tools.functions().items():
         desc, _ = docstring_parts(fn)
         server.add_tool(_described(fn, lock, tool_error), name=tool_name, description=desc, annotations=hints)
