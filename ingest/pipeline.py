@@ -55,12 +55,23 @@ class FileReport:
         return self.errors[0] if self.errors else ""
 
 
+PHASES = ("parse", "write", "index", "embed")
+
+
 @dataclass(slots=True)
 class IngestReport:
-    """The outcome of one ingest/remove run."""
+    """The outcome of one ingest/remove run.
+
+    ``seconds``: wall time of the whole run. ``phases``: wall seconds per phase (:data:`PHASES`):
+    ``parse`` finding, reading and parsing files (what the writer waited for; parsers run beside
+    it), ``write`` store writes, ``index`` keeping the search index (BM25, rows, topics) in step,
+    ``embed`` loading the encoder and computing dense vectors. The phases do not overlap, so they
+    add up to at most ``seconds``.
+    """
 
     files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
     def count(self, status: Status) -> int:
         """Number of files with ``status``."""
@@ -84,12 +95,14 @@ class IngestReport:
         return out
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form: summary, per-file rows, seconds."""
+        """JSON-ready form: summary, per-file rows, seconds (the total) and seconds per phase."""
         return {"summary": self.summary(), "seconds": round(self.seconds, 3),
+                "phases": {k: round(v, 3) for k, v in self.phases.items()},
                 "files": [asdict(f) for f in self.files]}
 
 
 ProgressFn = Callable[[FileReport], None]
+Timings = dict[str, float]  # phase -> seconds, added to as the run goes
 FirstLoadHook = Callable[[FirstLoad, int], Callable[[bool], None] | None]
 
 
@@ -285,6 +298,7 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
             hook: FirstLoadHook | None) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
+    timings = report.phases  # the loader adds write and index time; parse is the rest of the run
     max_bytes = int(max_file_mb * 2**20)
     paths = [Path(os.path.abspath(p)) for p in paths]
     todo: list[tuple[Path, os.stat_result]] = []
@@ -315,10 +329,11 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
         if bulk and LOAD_IN_CHILD and hasattr(os, "fork") and hasattr(store, "reopen"):
             files = _load_in_child(store, lambda prog: _load(
                 store, todo, prog, bulk=True, force=force, max_bytes=max_bytes, workers=workers, hook=hook,
-                exiting=True), progress)
+                exiting=True, timings=timings), progress, timings)
             bulk = False  # should the loading process die: file by file in this one
         if files is None:
-            files = _load(store, todo, progress, bulk=bulk, force=force, max_bytes=max_bytes, workers=workers, hook=hook)
+            files = _load(store, todo, progress, bulk=bulk, force=force, max_bytes=max_bytes, workers=workers,
+                          hook=hook, timings=timings)
         report.files.extend(files)
 
     if prune:
@@ -327,20 +342,24 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
         for src in store.sources():
             under = any(src.path == r or src.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
             if under and src.path not in seen and not os.path.exists(src.path):
+                t = time.perf_counter()
                 store.remove_source(src.path)
+                timings["write"] += time.perf_counter() - t
                 done(FileReport(src.path, "removed", src.reader))
     report.seconds = time.perf_counter() - t0
+    timings["parse"] = max(0.0, report.seconds - timings["write"] - timings["index"] - timings["embed"])
     return report
 
 
 def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileReport]],
-                   progress: ProgressFn | None) -> list[FileReport] | None:
+                   progress: ProgressFn | None, timings: Timings | None = None) -> list[FileReport] | None:
     """Run ``load`` (a first load) in a forked process that ends without freeing what it staged:
     taking millions of small objects apart one by one costs about a second at 100k records, where
     the operating system drops a process's memory in a tenth of that. The store's connection is
     closed while the process runs (it opens its own). Progress comes through a pipe, the reports
     at the end. None when the process died before it reported: its first load is one transaction,
-    committed or not, so the caller can ingest the files again one by one."""
+    committed or not, so the caller can ingest the files again one by one. ``timings``: the
+    process's copy, which ``load`` adds to, is sent back and replaces it."""
     import multiprocessing as mp
 
     recv, send = mp.Pipe(duplex=False)
@@ -353,6 +372,8 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
             store.reopen()  # type: ignore[attr-defined]
             reports = load(lambda fr: send.send(("progress", fr)))
             store.close()
+            if timings is not None:
+                send.send(("timings", timings))
             send.send(("done", reports))
             code = 0
         finally:
@@ -367,6 +388,9 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
                 break
             if kind == "done":
                 files = got
+            elif kind == "timings":
+                if timings is not None:
+                    timings.update(got)
             elif progress:
                 progress(got)
     except BaseException:
@@ -382,11 +406,13 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
 
 def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: ProgressFn | None, *,
           bulk: bool, force: bool, max_bytes: int, workers: int, hook: FirstLoadHook | None,
-          exiting: bool = False) -> list[FileReport]:
+          exiting: bool = False, timings: Timings | None = None) -> list[FileReport]:
     """Read and write the files to do: each in its own transaction, or (``bulk``) staged as one
     first load (:mod:`kg.store.bulk`). Returns a report per file. ``exiting``: this process ends
-    right after, so what was staged is not freed."""
+    right after, so what was staged is not freed. ``timings`` gets the seconds spent writing
+    (``write``) and waiting for the index built beside a first load (``index``)."""
     files: list[FileReport] = []
+    timings = timings if timings is not None else dict.fromkeys(PHASES, 0.0)
 
     def done(fr: FileReport) -> None:
         files.append(fr)
@@ -401,6 +427,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         nonlocal load
         if load is None:
             return
+        t = time.perf_counter()
         finish = hook(load, store.version() + 1) if hook is not None and final else None
         ok = False
         try:
@@ -421,8 +448,12 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
             if exiting and final and load is not None:
                 _EXIT_UNFREED.append(load)  # the process ends right after: freeing it would only delay that
             load = None  # freeing the staged load takes a while: before waiting for the index process
+            if final:  # else flush runs inside handle, whose time is counted already
+                timings["write"] += time.perf_counter() - t
             if finish is not None:
+                t = time.perf_counter()
                 finish(ok)
+                timings["index"] += time.perf_counter() - t
         staged.clear()
 
     def handle(p: Path, st: os.stat_result, got: Parsed | str) -> None:
@@ -468,10 +499,16 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
                 (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
             while futures:  # popped as they are used, so each file's data is freed after its write
                 p, st, fut = futures.popleft()
-                handle(p, st, _collect(fut))
+                got = _collect(fut)
+                t = time.perf_counter()
+                handle(p, st, got)
+                timings["write"] += time.perf_counter() - t
     else:
         for p, st in todo:
-            handle(p, st, _parse(str(p), max_bytes))
+            got = _parse(str(p), max_bytes)
+            t = time.perf_counter()
+            handle(p, st, got)
+            timings["write"] += time.perf_counter() - t
     flush(final=True)
 
     return files
@@ -489,5 +526,5 @@ def remove_paths(store: GraphStore, paths: Iterable[str | Path]) -> IngestReport
         for s in matched:
             store.remove_source(s.path)
             report.files.append(FileReport(s.path, "removed", s.reader, s.n_nodes, s.n_edges))
-    report.seconds = time.perf_counter() - t0
+    report.seconds = report.phases["write"] = time.perf_counter() - t0
     return report

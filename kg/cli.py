@@ -19,10 +19,12 @@ StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def _open(store: str | None) -> Any:
+def _open(store: str | None, *, create: bool = False) -> Any:
+    """The graph at ``--store``. Only ``kg ingest`` creates a store: every other command gets a
+    one-line error (exit 2) for a path that holds none, and creates nothing."""
     from kg.graph import KnowledgeGraph
 
-    return KnowledgeGraph.open(store)
+    return KnowledgeGraph.open(store, create=create)
 
 
 def _print_json(obj: Any) -> None:
@@ -62,25 +64,39 @@ def ingest(
     """Ingest files and folders into the graph (incremental: unchanged files are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    g = _open(store)
+    g = _open(store, create=True)
     console = _console()
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
-        task = bar.add_task("", total=None)
+        task = bar.add_task("", total=None, phase="ingest")
+        files_done = 0
+        embed_task = None  # added when the embedding pass starts
 
         def progress(fr: Any) -> None:
-            bar.update(task, advance=1, description=Path(fr.path).name[:60])
+            nonlocal files_done
+            files_done += 1
+            bar.update(task, completed=files_done, description=Path(fr.path).name[:60])
+
+        def embed_progress(done: int, total: int) -> None:
+            nonlocal embed_task
+            if embed_task is None:
+                bar.update(task, total=files_done, description="")  # every file is read and written
+                embed_task = bar.add_task("", total=total, phase="embed")
+            bar.update(embed_task, completed=done, total=total,
+                       description="texts" if done else "loading the encoder")
 
         report = g.ingest(*paths, prune=prune, force=force, embed=embed, workers=workers,
-                          max_file_mb=max_file_mb, progress=progress)
+                          max_file_mb=max_file_mb, progress=progress, embed_progress=embed_progress)
     stats = g.stats()
     g.close()
     if as_json:
         _print_json({**report.to_dict(), "stats": stats})
     else:
         summary = ", ".join(f"{n} {k}" for k, n in sorted(report.summary().items())) or "no files"
-        console.print(f"[bold]{len(report.files)} files[/bold] in {report.seconds:.1f}s: {summary}")
+        phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
+        console.print(f"[bold]{len(report.files)} files[/bold] in {report.seconds:.1f}s ({phases}): {summary}",
+                      highlight=False)
         for f in report.failed:
             console.print(f"[red]error[/red] {f.path}: {'; '.join(f.errors[:3])}", highlight=False, soft_wrap=True)
         warned = [f for f in report.files if f.warnings]
@@ -196,11 +212,20 @@ _register_optional_commands()
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning kgloom errors into one-line messages."""
+    """Console-script entry point: run the app, turning kgloom errors (a missing optional module
+    included) into one-line messages and exit status 2."""
     try:
         app()
     except KGError as e:
         sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except ImportError as e:  # an optional module imported without kg.errors.require
+        from kg.errors import missing_extra
+
+        err = missing_extra(e)
+        if err is None:
+            raise
+        sys.stderr.write(f"error: {err}\n")
         sys.exit(2)
 
 

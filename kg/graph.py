@@ -3,6 +3,7 @@ whatever the store backend."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ingest.pipeline import IngestReport, ProgressFn
+    from retrieval.encoder import EncodeProgressFn
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +42,14 @@ class KnowledgeGraph:
         self._search: Any = None
 
     @classmethod
-    def open(cls, url: str | Path | None = None) -> KnowledgeGraph:
-        """Open the store at ``url`` (a folder, ``sqlite://``, ``neo4j://`` or ``bolt://``)."""
-        return cls(open_store(url))
+    def open(cls, url: str | Path | None = None, *, create: bool = True) -> KnowledgeGraph:
+        """Open the store at ``url`` (a folder, ``sqlite://``, ``neo4j://`` or ``bolt://``).
+
+        An embedded store is created when missing, unless ``create=False`` (what the read-only
+        commands use): then a path without a store raises :class:`~kg.errors.StoreNotFoundError`
+        and nothing is written to disk.
+        """
+        return cls(open_store(url, create=create))
 
     def close(self) -> None:
         """Close the store."""
@@ -57,15 +64,19 @@ class KnowledgeGraph:
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, *paths: str | Path, prune: bool = False, force: bool = False,
                embed: bool | None = None, workers: int = 1, max_file_mb: float = 512,
-               progress: ProgressFn | None = None) -> IngestReport:
+               progress: ProgressFn | None = None, embed_progress: EncodeProgressFn | None = None) -> IngestReport:
         """Ingest files/folders; unchanged files are skipped. Keeps search indexes in step.
 
         ``embed``: compute dense embeddings for new/changed nodes (default: when the embeddings
         extra is installed and the store's index uses them). ``workers``: parser processes
-        (``0``: one per CPU core, at most 4; ``kg ingest`` defaults to that).
+        (``0``: one per CPU core, at most 4; ``kg ingest`` defaults to that). ``progress`` gets
+        each file's report as it is done; ``embed_progress(done, total)`` follows the embedding
+        pass that comes after. The report's ``seconds`` is this whole call, index and embeddings
+        included, and ``phases`` splits it (parse, write, index, embed).
         """
         from ingest.pipeline import ingest_paths
 
+        t0 = time.perf_counter()
         exclude = [Path(self.store.url)] if not self.store.url.startswith(("neo4j", "bolt")) else []
         hook = None
         if exclude:  # embedded store: its search index can be built while a first load is written
@@ -77,39 +88,62 @@ class KnowledgeGraph:
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
                               max_file_mb=max_file_mb, exclude=exclude, progress=progress,
                               before_first_load=hook)
+        phases = report.phases
+        t_index = time.perf_counter()
+        embedded: dict[str, float] = {}
         if exclude:
             from retrieval.index import SearchIndex
 
             if not SearchIndex.in_step(self, embed=embed):  # else: searches load it when they need it
-                self.sync_index(embed=embed)
+                self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
         else:
-            self.sync_index(embed=embed)
+            self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
         if exclude and (Path(self.store.url) / "topics" / "manifest.json").exists() and \
                 any(f.status in ("added", "updated", "partial") for f in report.files):
             from kg.topics import assign_topics
 
             assign_topics(self)  # new papers join the fitted topics without a refit
-            self.sync_index()
+            self.sync_index(progress=embed_progress, timings=embedded)
+        embed_s = embedded.get("embed", 0.0)
+        phases["embed"] += embed_s
+        phases["index"] += time.perf_counter() - t_index - embed_s
+        report.seconds = time.perf_counter() - t0
         return report
 
     def remove(self, *paths: str | Path) -> IngestReport:
         """Remove exactly what the given files (or all files under given folders) contributed."""
         from ingest.pipeline import remove_paths
 
+        t0 = time.perf_counter()
         report = remove_paths(self.store, paths)
-        self.sync_index()
+        t_index = time.perf_counter()
+        embedded: dict[str, float] = {}
+        self.sync_index(timings=embedded)
+        report.phases["embed"] = embedded.get("embed", 0.0)
+        report.phases["index"] = time.perf_counter() - t_index - report.phases["embed"]
+        report.seconds = time.perf_counter() - t0
         return report
 
-    def sync_index(self, embed: bool | None = None) -> None:
-        """Bring the search indexes in step with the graph (no-op when there are none yet)."""
+    def sync_index(self, embed: bool | None = None, *, progress: EncodeProgressFn | None = None,
+                   timings: dict[str, float] | None = None) -> None:
+        """Bring the search indexes in step with the graph (no-op when there are none yet).
+
+        ``progress(done, total)`` follows the texts being embedded (embedded stores);
+        ``timings["embed"]`` is added the seconds spent embedding.
+        """
         sync = getattr(self.store, "sync_embeddings", None)
-        if sync is not None:  # server stores index inside the database
+        if sync is not None:  # server stores index inside the database: that is all embedding
             if embed is not False:
-                sync()
+                t = time.perf_counter()
+                try:
+                    sync()
+                finally:
+                    if timings is not None:
+                        timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
             return
         from retrieval.index import SearchIndex
 
-        SearchIndex.sync_store(self, embed=embed)
+        SearchIndex.sync_store(self, embed=embed, progress=progress, timings=timings)
 
     # -- reads ---------------------------------------------------------------------------------------
     def node(self, node_id: str) -> Node:

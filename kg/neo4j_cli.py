@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
         if store and store.startswith(("neo4j", "bolt")):
             raise ConfigError("kg neo4j import reads an embedded store; use kg export --to to copy between servers")
-        src = open_store(store or ".kg")
+        src = open_store(store or ".kg", create=False)
         try:
             out = import_store(src, data_dir, overwrite=overwrite)
         finally:

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             if not paths:
                 from kg.graph import KnowledgeGraph
 
-                with KnowledgeGraph.open(store) as g:
+                with KnowledgeGraph.open(store, create=False) as g:
                     paths = stored_skill_files(g)
             report = validate_skills(paths)
             if as_json:
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1 if report.invalid else 0)
         from kg.graph import KnowledgeGraph
 
-        with KnowledgeGraph.open(store) as g:
+        with KnowledgeGraph.open(store, create=False) as g:
             if link:
                 rep = link_skills(g)
                 if as_json:
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         from kg.graph import KnowledgeGraph
         from kg.skills import skill as get
 
-        with KnowledgeGraph.open(store) as g:
+        with KnowledgeGraph.open(store, create=False) as g:
             d = get(g, name, body=body)
         if as_json:
             _out(d.to_dict())
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         from kg.graph import KnowledgeGraph
         from kg.skills import skill_path as find_path
 
-        with KnowledgeGraph.open(store) as g:
+        with KnowledgeGraph.open(store, create=False) as g:
             p = find_path(g, start, goal)
         if as_json:
             _out(p.to_dict())

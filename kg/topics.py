@@ -379,6 +379,9 @@ def fit_topics(g: KnowledgeGraph, config: TopicConfig | None = None) -> TopicRep
     from kg.topic_quality import coherence, diversity
 
     cfg = config or TopicConfig()
+    # what every fit needs (NMF or BERTopic's term weights, coherence), checked before the work
+    require("sklearn", "topics", "topic models")
+    require("gensim", "topics", "topic coherence")
     t0 = time.perf_counter()
     ids, texts, _ = corpus(g, cfg.labels)
     if len(ids) < 2:

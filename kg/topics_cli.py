@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         The first run fits; later runs assign newly ingested documents to the existing topics
         without refitting, until --refit.
         """
+        from kg.errors import require
         from kg.graph import KnowledgeGraph
         from kg.model import Label
         from kg.topic_quality import topic_map
@@ -76,7 +77,11 @@ def register(app: typer.Typer) -> None:
 
         cfg = TopicConfig(method=method, seed=seed, min_topic_size=min_topic_size, n_topics=n_topics,
                           force_assign=force_assign, coherence=coherence)
-        g = KnowledgeGraph.open(store)
+        if plot is not None:  # the plotting library, checked before a fit that may take minutes
+            html = plot.suffix.lower() in (".html", ".htm")
+            require("plotly.graph_objects" if html else "matplotlib", "topics",
+                    "the HTML topic map" if html else "the topic map")
+        g = KnowledgeGraph.open(store, create=False)
         try:
             rep = update_topics(g, cfg, refit=refit)
             links = None

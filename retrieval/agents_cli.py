@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="HTTP port (with --http).")] = 8765,
     ) -> None:
         """Serve the read-only graph tools over the Model Context Protocol (stdio by default)."""
+        from kg.store import check_store
+
+        check_store(store)  # a typo must not serve (and create) an empty store
         from retrieval.agents.mcp_server import serve
 
         if http:
@@ -48,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from kg.graph import KnowledgeGraph
         from retrieval.context import build_context
 
-        g = KnowledgeGraph.open(store)
+        g = KnowledgeGraph.open(store, create=False)
         try:
             pack = build_context(g, query, budget_tokens=budget, mode=mode, graph=graph)
         finally:
@@ -75,13 +78,17 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Answer a question from the graph, with citations (extractive when no model is configured)."""
+        from kg.errors import require
         from kg.graph import KnowledgeGraph
         from retrieval.ask import ask as run_ask
         from retrieval.ask import load_chat_model
         from retrieval.context import ContextConfig
 
+        if agent:  # before any work: the agent needs LangChain and LangGraph
+            require("langchain_core", "agents", "kg ask --agent")
+            require("langgraph.prebuilt", "agents", "kg ask --agent")
         chat = load_chat_model(model, base_url=base_url, api_key=api_key)
-        g = KnowledgeGraph.open(store)
+        g = KnowledgeGraph.open(store, create=False)
         try:
             res = run_ask(g, question, model=chat, budget_tokens=budget, agent=agent,
                           config=ContextConfig(mode=mode, graph=graph))

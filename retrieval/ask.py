@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kg.errors import ConfigError, MissingExtraError
+from kg.errors import ConfigError, require
 from retrieval.context import PREAMBLE, ContextConfig, ContextPack, build_context
 
 if TYPE_CHECKING:
@@ -73,24 +73,15 @@ def load_chat_model(model: str | None = None, *, base_url: str | None = None, ap
         return None
     provider, _, name = model.partition(":") if ":" in model else ("", "", model)
     if provider == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError as e:
-            raise MissingExtraError("langchain-ollama", "agents", f"model {model!r}") from e
+        ChatOllama = require("langchain_ollama", "agents", f"model {model!r}").ChatOllama
         return ChatOllama(model=name, temperature=temperature, **({"base_url": base_url} if base_url else {}))
     if provider == "openai" or (not provider and base_url):
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as e:
-            raise MissingExtraError("langchain-openai", "agents", f"model {model!r}") from e
+        ChatOpenAI = require("langchain_openai", "agents", f"model {model!r}").ChatOpenAI
         extra: dict[str, Any] = {"base_url": base_url} if base_url else {}
         if api_key or base_url:
             extra["api_key"] = api_key or "not-needed"  # local servers often take any key
         return ChatOpenAI(model=name, temperature=temperature, **extra)
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError as e:
-        raise MissingExtraError("langchain", "agents", f"model {model!r} (init_chat_model)") from e
+    init_chat_model = require("langchain.chat_models", "agents", f"model {model!r} (init_chat_model)").init_chat_model
     kwargs: dict[str, Any] = {"temperature": temperature}
     if base_url:
         kwargs["base_url"] = base_url

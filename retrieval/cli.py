@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from retrieval.hybrid import SearchConfig
 
         cfg = SearchConfig(fusion=fusion)
-        g = KnowledgeGraph.open(store)
+        g = KnowledgeGraph.open(store, create=False)
         f = Filters(labels=label or None, year=parse_year_range(year), authors=author or None,
                     categories=category or None, source=source)
         res = g.search(query, k=k, mode=mode, filters=f, explain=explain, config=cfg)

@@ -20,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from kg.errors import ConfigError, require
+from kg.errors import ConfigError, MissingExtraError, require
 
 DEFAULT_ENCODER = "minilm"
 MAX_SEQ_LENGTH = 256
+PROGRESS_BATCH = 256  # texts per encode call when progress is reported
+EncodeProgressFn = Callable[[int, int], None]  # (texts encoded so far, texts to encode)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -99,8 +102,9 @@ class MiniLMEncoder:
                  threads: int | None = None, max_seq_length: int = MAX_SEQ_LENGTH) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers/huggingface_hub import
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        st = require("sentence_transformers", "embeddings", "the MiniLM encoder")
+        # torch first: without it, sentence-transformers' import has transformers print a warning
         torch = require("torch", "embeddings", "the MiniLM encoder")
+        st = require("sentence_transformers", "embeddings", "the MiniLM encoder")
         model_dir = Path(path) if path is not None else minilm_path()
         cap = threads if threads is not None else available_cpus()
         if threads is not None or torch.get_num_threads() > cap:
@@ -175,11 +179,39 @@ class HashEncoder:
         return f"HashEncoder(dim={self.dim}, seed={self.seed})"
 
 
+def encode_texts(encoder: Encoder, texts: list[str], *, progress: EncodeProgressFn | None = None,
+                 show_progress: bool = False, batch: int | None = None) -> np.ndarray:
+    """``encoder.encode(texts)``, reporting ``progress(done, total)`` after every ``batch`` texts
+    (default :data:`PROGRESS_BATCH`).
+
+    Without ``progress`` it is one ``encode`` call. With it, texts go longest first (as
+    sentence-transformers orders them) in slices of ``batch``; the rows come back in input order.
+    ``done`` rises to ``total``; nothing is reported for no texts.
+
+    >>> seen = []
+    >>> encode_texts(HashEncoder(dim=4), ["a", "b c", "d"], progress=lambda d, t: seen.append((d, t)), batch=2).shape
+    (3, 4)
+    >>> seen
+    [(2, 3), (3, 3)]
+    """
+    if progress is None or not texts:
+        return encoder.encode(texts, show_progress=show_progress)
+    n = len(texts)
+    step = max(1, batch or PROGRESS_BATCH)
+    order = sorted(range(n), key=lambda i: -len(texts[i]))
+    out = np.zeros((n, encoder.dim), dtype=np.float32)
+    for start in range(0, n, step):
+        rows = order[start:start + step]
+        out[rows] = encoder.encode([texts[i] for i in rows])
+        progress(start + len(rows), n)
+    return out
+
+
 def _quiet_transformers() -> None:
     """Silence transformers' weight-loading progress bar and load report (noise on every CLI call)."""
     try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
+        hf_logging = require("transformers.utils.logging", "embeddings", "the MiniLM encoder")
+    except MissingExtraError:
         return
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

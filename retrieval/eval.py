@@ -105,6 +105,7 @@ def evaluate(folder: str | Path, *, mode: str = "hybrid", split: str = "test", e
              store: str | None = None, show_progress: bool = False, **options: Any) -> dict[str, Any]:
     """Build/reuse the store for a BEIR folder and score ``mode`` on ``split``."""
     folder = Path(folder)
+    require("ranx", "eval", "kg eval metrics")  # before building the store, not after
     qrels = load_qrels(folder, split)
     queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
     embed = mode != "bm25"

@@ -31,6 +31,7 @@ from kg.model import Label, Node, Rel
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
     from kg.store.bulk import FirstLoad
+    from retrieval.encoder import EncodeProgressFn
     from retrieval.filters import Filters
 
 FORMAT = 1
@@ -245,8 +246,12 @@ class SearchIndex:
 
     @classmethod
     def sync_store(cls, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
-                   encoder: str | None = None) -> SearchIndex | None:
-        """Apply the store's changes since the last sync; returns the index (None for server stores)."""
+                   encoder: str | None = None, progress: EncodeProgressFn | None = None,
+                   timings: dict[str, float] | None = None) -> SearchIndex | None:
+        """Apply the store's changes since the last sync; returns the index (None for server stores).
+
+        ``progress(done, total)`` follows the texts being embedded; ``timings["embed"]`` gets the
+        seconds spent loading the encoder and embedding (see :meth:`sync`)."""
         folder = cls.folder_for(g)
         if folder is None:
             return None
@@ -255,15 +260,22 @@ class SearchIndex:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 idx = cls.load(folder, lock=False)
-                idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder)
+                idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder, progress=progress,
+                         timings=timings)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         g._search = idx
         return idx
 
     def sync(self, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
-             encoder: str | None = None) -> dict[str, int]:
-        """Bring this index in step with ``g``; returns counts of rows added and deleted."""
+             encoder: str | None = None, progress: EncodeProgressFn | None = None,
+             timings: dict[str, float] | None = None) -> dict[str, int]:
+        """Bring this index in step with ``g``; returns counts of rows added and deleted.
+
+        ``progress(done, total)`` is called with 0 when the dense pass starts (before the encoder
+        loads), then as the texts without a vector are embedded (see
+        :func:`retrieval.encoder.encode_texts`); ``timings["embed"]`` is added the seconds spent on
+        the dense leg (encoder loading included)."""
         store = g.store
         fresh = not (self.folder / "manifest.json").exists()
         if encoder and encoder != self.manifest.get("encoder"):
@@ -299,7 +311,12 @@ class SearchIndex:
                     th, r = old_vec.get(info.id, ("", -1))
                     if th and th == info.th:
                         reuse[j] = r
-            self._sync_dense(g, texts, show_progress, reuse=reuse)
+            t = time.perf_counter()
+            try:
+                self._sync_dense(g, texts, show_progress, reuse=reuse, progress=progress)
+            finally:
+                if timings is not None:
+                    timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
         else:
             self.dense = None
         self.manifest["dense"] = want_dense
@@ -327,28 +344,34 @@ class SearchIndex:
             self.rows[int(r)] = None
 
     def _sync_dense(self, g: KnowledgeGraph, texts: list[str], show_progress: bool,
-                    reuse: dict[int, int] | None = None) -> None:
+                    reuse: dict[int, int] | None = None, progress: EncodeProgressFn | None = None) -> None:
         from retrieval.dense import DenseIndex
+        from retrieval.encoder import encode_texts
 
         if self.dense is None:  # (re)build for every row; dead rows get a zero vector, then die
             live = [r.id for r in self.rows if r is not None]
             nodes = g.store.get_nodes(live)
             all_texts = [node_text(nodes[r.id]) if r is not None and r.id in nodes else "" for r in self.rows]
+            if progress is not None and all_texts:
+                progress(0, len(all_texts))  # the pass starts now: loading the encoder can take a while
             self.dense = DenseIndex(dim=self.encoder.dim, encoder=self.encoder.name)
             if all_texts:
-                self.dense.add(self.encoder.encode(all_texts, show_progress=show_progress))
+                self.dense.add(encode_texts(self.encoder, all_texts, progress=progress, show_progress=show_progress))
             dead = [i for i, r in enumerate(self.rows) if r is None]
             if dead:
                 self.dense.delete(np.asarray(dead, dtype=np.int64))
         elif texts:
             reuse = reuse or {}
             todo = [j for j in range(len(texts)) if j not in reuse]
+            if progress is not None and todo:
+                progress(0, len(todo))  # the pass starts now: loading the encoder can take a while
             vecs = np.zeros((len(texts), self.dense.dim), dtype=np.float32)
             if reuse:
                 src = np.asarray(list(reuse.values()), dtype=np.int64)
                 vecs[np.asarray(list(reuse.keys()), dtype=np.int64)] = np.asarray(self.dense.vectors[src])
             if todo:
-                vecs[todo] = self.encoder.encode([texts[j] for j in todo], show_progress=show_progress)
+                vecs[todo] = encode_texts(self.encoder, [texts[j] for j in todo], progress=progress,
+                                          show_progress=show_progress)
             self.dense.add(vecs)
         if self.dense.n_rows != len(self.rows):
             raise ConfigError("dense and BM25 rows out of step; delete the index folder to rebuild it")

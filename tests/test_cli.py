@@ -77,6 +77,9 @@ def test_help_is_fast_and_imports_nothing_heavy():
 
 
 def test_unknown_node_is_a_clear_error(tmp_path):
+    from kg.graph import KnowledgeGraph
+
+    KnowledgeGraph.open(tmp_path / "kg").close()  # an empty store (a missing one is another error)
     res = runner.invoke(app, ["show", "paper:nope", "--store", str(tmp_path / "kg")])
     assert res.exit_code != 0
     assert "no node with id" in str(res.exception)

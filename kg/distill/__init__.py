@@ -44,7 +44,7 @@ from kg.distill.student import (
     read_manifest,
 )
 from kg.distill.train import ProgressFn, TrainConfig, train_student
-from kg.errors import ConfigError
+from kg.errors import ConfigError, require
 from kg.model import Label
 
 if TYPE_CHECKING:
@@ -340,6 +340,11 @@ def distill(g: KnowledgeGraph, config: DistillConfig | None = None, *, activate_
     from retrieval.index import SearchIndex
 
     cfg = config or DistillConfig()
+    # what training needs, checked before the slow steps (index sync, teacher vectors)
+    require("torch", "distill", "training a student encoder")
+    require("tokenizers", "distill", "the static student encoder")
+    if cfg.init == "model2vec":
+        require("model2vec", "distill", "initialising a student with model2vec")
     t0 = time.perf_counter()
     root = models_dir(g)
     SearchIndex.sync_store(g, show_progress=show_progress)  # index in step with the graph

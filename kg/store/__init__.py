@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kg.errors import UnknownStoreError
+from kg.errors import StoreNotFoundError, UnknownStoreError
 from kg.store.base import Changes, GraphStore, SourceInfo, SourceState, WriteStats
 
 DEFAULT_STORE = "./.kg"
@@ -22,8 +22,11 @@ def default_store_url() -> str:
     return os.environ.get("KG_STORE") or DEFAULT_STORE
 
 
-def open_store(url: str | Path | None = None) -> GraphStore:
-    """Open (creating if needed) the store at ``url``.
+def open_store(url: str | Path | None = None, *, create: bool = True) -> GraphStore:
+    """Open the store at ``url``, creating an embedded one if needed.
+
+    ``create=False`` (read-only use): a local path that holds no store raises
+    :class:`~kg.errors.StoreNotFoundError` and nothing is created on disk; Neo4j URLs are unaffected.
 
     >>> store = open_store("./.kg")  # doctest: +SKIP
     >>> store = open_store("neo4j://neo4j:secret@localhost:7687")  # doctest: +SKIP
@@ -33,14 +36,39 @@ def open_store(url: str | Path | None = None) -> GraphStore:
         from kg.store.neo4j import Neo4jStore
 
         return Neo4jStore(u)
-    if u.startswith("sqlite://"):
-        u = u[len("sqlite://"):]
-    elif "://" in u:
-        known = "a folder path, sqlite://PATH, " + ", ".join(NEO4J_SCHEMES)
-        raise UnknownStoreError(f"unknown store URL scheme in {u!r}; known: {known}")
     from kg.store.sqlite import SQLiteStore
 
-    return SQLiteStore(u)
+    return SQLiteStore(_local_path(u), create=create, hint=_create_hint(url))
 
 
-__all__ = ["Changes", "GraphStore", "SourceInfo", "SourceState", "WriteStats", "default_store_url", "open_store"]
+def check_store(url: str | Path | None = None) -> None:
+    """Raise :class:`~kg.errors.StoreNotFoundError` when ``url`` is a local path that holds no store
+    (without opening or creating anything); Neo4j URLs always pass."""
+    u = str(url) if url is not None else default_store_url()
+    if u.startswith(NEO4J_SCHEMES):
+        return
+    from kg.store.sqlite import DB_NAME
+
+    path = _local_path(u)
+    if not (Path(path) / DB_NAME).is_file():
+        raise StoreNotFoundError(path, _create_hint(url))
+
+
+def _local_path(u: str) -> str:
+    """The folder of an embedded store URL (a path or ``sqlite://PATH``)."""
+    if u.startswith("sqlite://"):
+        return u[len("sqlite://"):]
+    if "://" in u:
+        known = "a folder path, sqlite://PATH, " + ", ".join(NEO4J_SCHEMES)
+        raise UnknownStoreError(f"unknown store URL scheme in {u!r}; known: {known}")
+    return u
+
+
+def _create_hint(url: str | Path | None) -> str:
+    """The command that creates the store ``url`` names (``--store`` only when one was named)."""
+    named = str(url) if url is not None else os.environ.get("KG_STORE")
+    return "kg ingest FILES" + (f" --store {named}" if named else "")
+
+
+__all__ = ["Changes", "GraphStore", "SourceInfo", "SourceState", "WriteStats", "check_store", "default_store_url",
+           "open_store"]

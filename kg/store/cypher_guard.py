@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kg.errors import QueryError, ReadOnlyViolation
+from kg.errors import QueryError, ReadOnlyViolation, require
 from kg.model import Edge, Node
 from kg.store.neo4j_schema import NODE, decode_props
 
@@ -122,8 +122,8 @@ def _walk(v: Any) -> Iterator[Any]:
 
 def _convert(v: Any, ids: dict[str, str]) -> Any:
     """Driver values -> kgloom values; ``ids`` maps element ids of KGNodes to kgloom ids."""
-    from neo4j.graph import Node as GNode
-    from neo4j.graph import Path, Relationship
+    graph = require("neo4j.graph", "neo4j", "Cypher results")
+    GNode, Path, Relationship = graph.Node, graph.Path, graph.Relationship
 
     if isinstance(v, GNode):
         props = dict(v.items())
@@ -149,7 +149,7 @@ def _convert(v: Any, ids: dict[str, str]) -> Any:
 
 def _endpoint_ids(store: Neo4jStore, raw: list[dict[str, Any]]) -> dict[str, str]:
     """kgloom ids of the end nodes of every relationship in ``raw`` (the driver may only know their element ids)."""
-    from neo4j.graph import Relationship
+    Relationship = require("neo4j.graph", "neo4j", "Cypher results").Relationship
 
     ids: dict[str, str] = {}
     missing: set[str] = set()

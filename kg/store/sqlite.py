@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from kg.errors import StoreError
+from kg.errors import StoreError, StoreNotFoundError
 from kg.model import Edge, Node, ReadResult
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, name_of
 from kg.store.bulk import FirstLoad
@@ -100,9 +100,13 @@ class SQLiteStore(GraphStore):
     >>> store = SQLiteStore("/tmp/kg-doctest")  # doctest: +SKIP
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, create: bool = True, hint: str = "kg ingest FILES") -> None:
+        """Open the store in ``folder``; ``create=False`` raises :class:`~kg.errors.StoreNotFoundError`
+        (``hint`` says how to create one) when it holds none, creating nothing on disk."""
         self.folder = Path(folder)
         self.url = str(self.folder)
+        if not create and not (self.folder / DB_NAME).is_file():
+            raise StoreNotFoundError(str(folder), hint)
         self._connect()
 
     def reopen(self) -> None:
