@@ -3,7 +3,7 @@
     python benchmarks/neo4j_load.py load --records 20000 --files 10      # nodes/s, edges/s
     python benchmarks/neo4j_load.py agreement --queries 50               # mean top-10 overlap
 
-Without ``--url`` a local Neo4j 5.26 is started (``kg.neo4j_server``; Java 17 + Maven; heap from
+Without ``--url`` a local Neo4j 5.26 is started (``kg.neo4j.server``; Java 17 + Maven; heap from
 ``$KG_NEO4J_HEAP``) in a temporary folder and stopped at the end. Each run prints one JSON line per
 measurement and appends it to ``benchmarks/results/neo4j_load.jsonl``.
 
@@ -65,8 +65,8 @@ def _server(url: str | None) -> Iterator[tuple[str, int | None]]:
     if url:
         yield url, None
         return
+    from kg.neo4j.server import Neo4jServer
     from kg.neo4j_cli import store_url
-    from kg.neo4j_server import Neo4jServer
 
     server = Neo4jServer(password="kgloom-bench-password")
     server.start(timeout=240)
@@ -101,7 +101,7 @@ def _with_option(url: str, opt: str) -> str:
 
 def load(args: argparse.Namespace) -> None:
     from ingest.pipeline import ingest_paths
-    from kg.copy import copy_store
+    from kg.neo4j.cypher_copy import copy_store
     from kg.store import open_store
 
     env = _environment()
@@ -189,8 +189,8 @@ def _bulk(src: Any, folder: Path) -> dict[str, Any]:
     """``kg neo4j import`` of the same embedded store into a fresh data folder (offline
     ``neo4j-admin database import``), then the time until a server on it answers with every
     constraint and index online (``open_store`` creates and awaits them)."""
-    from kg.neo4j_import import import_store
-    from kg.neo4j_server import Neo4jServer
+    from kg.neo4j.admin_import import import_store
+    from kg.neo4j.server import Neo4jServer
     from kg.store import open_store
 
     got = import_store(src, folder)
@@ -213,7 +213,7 @@ def _bulk(src: Any, folder: Path) -> dict[str, Any]:
 def _raw_load(store: Any, src: Any, batch: int) -> float:
     """Seconds to write ``src``'s merged nodes and edges with plain ``UNWIND ... CREATE`` (no provenance,
     same schema and indexes): what the server does at best on this machine, for comparison."""
-    from kg.store.neo4j_schema import NODE, encode_props, ident
+    from kg.neo4j.schema import NODE, encode_props, ident
 
     def chunks(items: Any) -> Iterator[list[Any]]:
         buf: list[Any] = []

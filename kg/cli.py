@@ -182,7 +182,7 @@ def export(out: Annotated[Path | None, typer.Argument(help="Output file (not nee
     """Export the graph as JSON Lines or GraphML, or copy it into another store."""
     g = _open(store)
     if to:
-        from kg.copy import copy_store
+        from kg.neo4j.cypher_copy import copy_store
 
         counts = copy_store(g.store, to)
     elif out is None:

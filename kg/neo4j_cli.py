@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -57,19 +58,18 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 180.0,
     ) -> None:
         """Run Neo4j 5.26 (no Docker needed: Java 17 + Maven) with Neo4j Browser until Ctrl-C."""
-        from kg.neo4j_server import DEFAULT_PASSWORD, NEO4J_VERSION, Neo4jServer
+        from kg.neo4j.server import DEFAULT_PASSWORD, GRASS, NEO4J_VERSION, Neo4jServer
 
         pw = password or DEFAULT_PASSWORD
         server = Neo4jServer(port=port or None, http_port=None if http_port < 0 else http_port, password=pw,
                              data_dir=data_dir)
         server.start(timeout=timeout)
         url = store_url(server.uri, server.user, pw)
-        grass = Path(__file__).resolve().parent / "neo4j" / "kgloom.grass"
         print(f"Neo4j {NEO4J_VERSION} is running (pid {server.pid}, data in {server.data_dir}).")
         print(f"  Bolt:     {server.uri}   user {server.user}")
         if server.browser_url:
             print(f"  Browser:  {server.browser_url}   (connect to {server.uri}, user {server.user})")
-            print(f"  Style:    drag {grass} onto the Browser window (or :style in the editor)")
+            print(f"  Style:    drag {GRASS} onto the Browser window (or :style in the editor)")
         print(f"  Store:    --store '{url}'")
         print(f"            export KG_STORE='{url}'")
         print(f"  Then:     kg ingest papers/ --store '{url}'")
@@ -85,6 +85,20 @@ def register(app: typer.Typer) -> None:
         if not stopping.is_set():
             raise typer.Exit(1)
 
+    @neo.command()
+    def build(force: Annotated[bool, typer.Option(help="Rebuild even when the build is current.")] = False) -> None:
+        """Fetch Neo4j's jars from Maven Central and compile the launcher (once; kg neo4j start does it too)."""
+        from kg.neo4j.server import available
+        from kg.neo4j.server import build as build_launcher
+
+        ok, why = available()
+        if not ok:
+            sys.stderr.write(f"error: {why}\n")
+            raise typer.Exit(2)
+        t = time.monotonic()
+        out = build_launcher(force=force)
+        print(f"built {out} in {time.monotonic() - t:.1f}s")
+
     @neo.command(name="import")
     def import_cmd(
         store: Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
@@ -97,7 +111,7 @@ def register(app: typer.Typer) -> None:
         """Bulk-load an embedded store into a new Neo4j database with neo4j-admin import (offline:
         run it before kg neo4j start --data-dir DIR). Much faster than kg export --to for a first load."""
         from kg.errors import ConfigError
-        from kg.neo4j_import import import_store
+        from kg.neo4j.admin_import import import_store
         from kg.store import open_store
 
         if store and store.startswith(("neo4j", "bolt")):

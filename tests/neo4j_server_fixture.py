@@ -2,7 +2,7 @@
 
 - ``NEO4J_URI`` set: that server is used as is (``NEO4J_USERNAME``, default ``neo4j``, and
   ``NEO4J_PASSWORD``); nothing is started.
-- otherwise one server is started per test session by :mod:`kg.neo4j_server` (Java 17 + Maven,
+- otherwise one server is started per test session by :mod:`kg.neo4j.server` (Java 17 + Maven,
   no Docker) on a free port with a temporary data folder, and stopped at the end. Its password is
   ``$NEO4J_PASSWORD`` or ``kgloom-test-password``.
 - Java/Maven missing, or the server does not come up: ``pytest.fail`` when ``CI=true`` (a CI run must
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kg.neo4j_server import Neo4jServer, Neo4jServerError, Neo4jUnavailableError, available
+from kg.neo4j.server import Neo4jServer, Neo4jServerError, Neo4jUnavailableError, available
 
 TEST_PASSWORD = "kgloom-test-password"
 

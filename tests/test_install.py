@@ -148,7 +148,7 @@ def test_wheel_builds_the_neo4j_launcher(installed_wheel: tuple[Path, Path], tmp
     home = tmp_path / "neo4j-home"
     home.mkdir()
     # fetch Neo4j's jars once into the shared cache (what the test session's server uses), then reuse them
-    from kg.neo4j_server import build
+    from kg.neo4j.server import build
 
     build()
     shared_m2 = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kgloom" / "neo4j" / "m2"
@@ -157,11 +157,11 @@ def test_wheel_builds_the_neo4j_launcher(installed_wheel: tuple[Path, Path], tmp
     env = _clean_env(KG_NEO4J_HOME=str(home))
     env.pop("KG_NEO4J_SRC", None)
     python = str(venv / "bin" / "python")
-    r = _run([python, "-c", "from kg.neo4j_server import launcher_source; print(launcher_source())"],
+    r = _run([python, "-c", "from kg.neo4j.server import launcher_source; print(launcher_source())"],
              cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(venv)), r.stdout
-    r = _run([python, "-m", "kg.neo4j_server", "build"], cwd=tmp_path, env=env, timeout=1800)
+    r = _run([str(venv / "bin" / "kg"), "neo4j", "build"], cwd=tmp_path, env=env, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (home / "build" / "classes" / "kgloom" / "Neo4jLauncher.class").is_file()
     assert any((home / "build" / "lib").glob("neo4j-kernel-*.jar"))

@@ -12,8 +12,8 @@ from test_store_contract import paper, snapshot, write
 from ingest.records import AuthorRef, PaperRef
 from kg import KnowledgeGraph
 from kg.errors import ConfigError
-from kg.neo4j_import import import_store
-from kg.neo4j_server import Neo4jServer
+from kg.neo4j.admin_import import import_store
+from kg.neo4j.server import Neo4jServer
 from kg.store import open_store
 from kg.store.sqlite import SQLiteStore
 

@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 # -- no server needed ------------------------------------------------------------------------------
 def test_url_options_and_credentials(monkeypatch):
-    from kg.store.neo4j_schema import parse_url
+    from kg.neo4j.schema import parse_url
 
     monkeypatch.setenv("NEO4J_USERNAME", "alice")
     monkeypatch.setenv("NEO4J_PASSWORD", "from-env")
@@ -62,7 +62,7 @@ def test_url_options_and_credentials(monkeypatch):
 
 
 def test_properties_encode_to_native_values_or_json():
-    from kg.store.neo4j_schema import decode_props, encode_props
+    from kg.neo4j.schema import decode_props, encode_props
 
     props = {"title": "T", "year": 2020, "score": 0.5, "ok": True, "tags": ["a", "b"], "nums": [1, 2],
              "meta": {"deps": {"x": [1, {"y": None}]}}, "mixed": [1, "a"], "empty": [], "none": None,
@@ -82,7 +82,7 @@ def test_missing_driver_names_the_extra(monkeypatch):
 
 
 def test_lucene_escape_neutralises_query_syntax():
-    from kg.store.neo4j_search import lucene_escape
+    from kg.neo4j.search import lucene_escape
 
     assert lucene_escape('title:x AND (y OR z*) "q" ~2 \\ /r/') == \
         'title\\:x and \\(y or z\\*\\) \\"q\\" \\~2 \\\\ \\/r\\/'
@@ -92,7 +92,7 @@ def test_start_command_prints_browser_and_store_urls(monkeypatch, capsys):
     import typer
     from typer.testing import CliRunner
 
-    import kg.neo4j_server as ns
+    import kg.neo4j.server as ns
     from kg.neo4j_cli import register
 
     class FakeServer:
@@ -381,7 +381,7 @@ def test_connection_lost_mid_write_then_rerun_completes_without_duplicates(neo4j
     proxy = Proxy(host, int(port))
     cut = open_store(_proxied(neo4j_server, proxy))
     result, src = _papers(300), SourceInfo("/papers.jsonl", "h1", 1, 1.0, "test")
-    import kg.store.neo4j_schema as sch
+    import kg.neo4j.schema as sch
 
     real = sch.upsert_edges
 
@@ -405,7 +405,7 @@ def test_connection_lost_mid_write_then_rerun_completes_without_duplicates(neo4j
 # -- copy ---------------------------------------------------------------------------------------------
 @pytest.mark.neo4j
 def test_copy_keeps_provenance_and_a_lost_copy_is_finished_by_a_rerun(neo4j_server, neo, tmp_path):
-    from kg.copy import copy_store
+    from kg.neo4j.cypher_copy import copy_store
 
     src = open_store(tmp_path / "kg")
     ingest_paths(src, [DATA])
@@ -453,7 +453,7 @@ def test_failed_write_rolls_back(neo, monkeypatch):
     def boom(*a: Any, **k: Any) -> None:
         raise RuntimeError("disk full")
 
-    import kg.store.neo4j_schema as sch
+    import kg.neo4j.schema as sch
 
     monkeypatch.setattr(sch, "upsert_edges", boom)
     with pytest.raises(RuntimeError):

@@ -258,7 +258,7 @@ def test_sqlite_schema_version_upgrades_v1_and_refuses_unknown(tmp_path: Path):
 
 
 def test_bulk_import_csv_notices_line_breaks(tmp_path: Path):
-    from kg.neo4j_import import write_csv
+    from kg.neo4j.admin_import import write_csv
 
     store = SQLiteStore(tmp_path / "kg")
     write(store, "/a", paper(title="One line", year=2020, authors=[AuthorRef("Ann Lee")]))

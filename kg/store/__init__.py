@@ -1,7 +1,7 @@
 """Graph stores: pick a backend by URL with :func:`open_store`.
 
 - a folder path (default ``./.kg``) or ``sqlite:///path`` -> :class:`kg.store.sqlite.SQLiteStore`
-- ``neo4j://``, ``neo4j+s://``, ``bolt://``, ``bolt+s://`` -> ``kg.store.neo4j.Neo4jStore``
+- ``neo4j://``, ``neo4j+s://``, ``bolt://``, ``bolt+s://`` -> ``kg.neo4j.store.Neo4jStore``
   (needs ``pip install 'kgloom[neo4j]'``)
 """
 
@@ -33,7 +33,7 @@ def open_store(url: str | Path | None = None, *, create: bool = True) -> GraphSt
     """
     u = str(url) if url is not None else default_store_url()
     if u.startswith(NEO4J_SCHEMES):
-        from kg.store.neo4j import Neo4jStore
+        from kg.neo4j.store import Neo4jStore
 
         return Neo4jStore(u)
     from kg.store.sqlite import SQLiteStore

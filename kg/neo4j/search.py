@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kg.errors import ConfigError
 from kg.ids import fold
 from kg.model import Label, Node, Rel
-from kg.store.neo4j_schema import (
+from kg.neo4j.schema import (
     FULLTEXT_INDEX,
     NODE,
     SOURCE,
@@ -36,7 +36,7 @@ from retrieval.filters import Filters
 from retrieval.types import SearchResult
 
 if TYPE_CHECKING:
-    from kg.store.neo4j import Neo4jStore
+    from kg.neo4j.store import Neo4jStore
 
 _SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|TO)\b")

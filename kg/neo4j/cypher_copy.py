@@ -22,14 +22,14 @@ import orjson
 
 from kg.errors import ConfigError
 from kg.model import Edge, Node
-from kg.store import neo4j_schema as sch
+from kg.neo4j import schema as sch
+from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
 from kg.store.base import GraphStore
 from kg.store.merge import EdgeKey
-from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
 from kg.store.sqlite import SUPPORT_PROPS_SQL
 
 if TYPE_CHECKING:
-    from kg.store.neo4j import Neo4jStore
+    from kg.neo4j.store import Neo4jStore
 
 Progress = Callable[[str, int], None]
 NodeSupport = tuple[str, str, bool, str]  # (source path, label, stub, props as JSON)
@@ -103,7 +103,7 @@ class _Neo4jSupports:
 
 
 def _supports_of(src: GraphStore) -> Any:
-    from kg.store.neo4j import Neo4jStore
+    from kg.neo4j.store import Neo4jStore
     from kg.store.sqlite import SQLiteStore
 
     if isinstance(src, SQLiteStore):
@@ -176,8 +176,8 @@ def copy_store(src: GraphStore, url: str, *, replace: bool = False, batch: int =
     The target must be empty, or hold an earlier copy of the same sources (then it is brought in
     step); other content is refused unless ``replace=True``, which clears the target first.
     """
+    from kg.neo4j.store import Neo4jStore
     from kg.store import open_store
-    from kg.store.neo4j import Neo4jStore
 
     reader = _supports_of(src)
     dst = open_store(url)

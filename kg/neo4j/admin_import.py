@@ -3,16 +3,16 @@
 ``kg export --to neo4j://...`` writes through Cypher (batched ``UNWIND``) into a running server;
 on a small machine that is bound by the server's CPU. For a first load into a database nobody is
 serving yet, Neo4j's offline importer writes the store files directly and is far faster. This
-module writes the graph in exactly the layout :mod:`kg.store.neo4j_schema` describes (nodes with
+module writes the graph in exactly the layout :mod:`kg.neo4j.schema` describes (nodes with
 their properties encoded as the online store encodes them, ``KGSource`` nodes and ``SUPPORTS``
 relationships with each source's contribution, ``KGKey`` identity keys, edges with their
 supporting sources, the version and user metadata) as CSV files, runs the importer that ships
-with the kgloom Neo4j build (:mod:`kg.neo4j_server`), and leaves a database that
+with the kgloom Neo4j build (:mod:`kg.neo4j.server`), and leaves a database that
 ``kg neo4j start --data-dir DIR`` serves. Constraints and indexes are created when a store first
-connects (:func:`kg.store.neo4j_schema.ensure_schema`); embeddings, for stores opened with
+connects (:func:`kg.neo4j.schema.ensure_schema`); embeddings, for stores opened with
 ``?embed=true``, are computed on the first dense search.
 
-    >>> from kg.neo4j_import import import_store  # doctest: +SKIP
+    >>> from kg.neo4j.admin_import import import_store  # doctest: +SKIP
     >>> import_store(SQLiteStore(".kg"), ".neo4j")  # doctest: +SKIP
 """
 
@@ -33,9 +33,9 @@ from typing import IO, Any
 import orjson
 
 from kg.errors import ConfigError, StoreError
-from kg.store import neo4j_schema as sch
+from kg.neo4j import schema as sch
+from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
 from kg.store.merge import merge_props
-from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
 
 ARRAY_DELIMITER = "\x1e"  # between array elements in a CSV cell (record separator: not in real text)
 DATABASE = "neo4j"
@@ -50,7 +50,7 @@ def _import_jvm_flags(nodes: int) -> tuple[str, ...]:
     """The server's JVM flags with the throughput collector, which suits a batch job better than
     G1; small imports are compiled by C1 only (``benchmarks/neo4j_load.py load --bulk-only``:
     20k records 6.4-7.0 s instead of 6.9-7.5 s, while 100k records need C2: 15.4 s against 22.5 s)."""
-    from kg.neo4j_server import JVM_FLAGS
+    from kg.neo4j.server import JVM_FLAGS
 
     flags = (*(f for f in JVM_FLAGS if f != "-XX:+UseG1GC"), "-XX:+UseParallelGC")
     return (*flags, "-XX:TieredStopAtLevel=1") if nodes < C1_ONLY_BELOW else flags
@@ -259,13 +259,13 @@ def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool = False,
                  heap: str | None = None, timeout: float = 3600) -> dict[str, Any]:
-    """Load ``src`` into a new ``neo4j`` database under ``data_dir`` (a :class:`~kg.neo4j_server.
+    """Load ``src`` into a new ``neo4j`` database under ``data_dir`` (a :class:`~kg.neo4j.server.
     Neo4jServer` data folder, not being served); returns counts and seconds.
 
     Refuses a folder that already holds a ``neo4j`` database unless ``overwrite`` (which replaces
     it). Raises :class:`~kg.errors.StoreError` with the importer's report when it fails.
     """
-    from kg.neo4j_server import build, find_java_home
+    from kg.neo4j.server import build, find_java_home
 
     home = Path(data_dir).expanduser().resolve()
     existing = home / "data" / "databases" / DATABASE

@@ -1,6 +1,6 @@
 """Neo4j store: the same contract as the embedded store, on a Neo4j 5 server (official driver).
 
-The layout is described in :mod:`kg.store.neo4j_schema`. Every write of a source is one managed
+The layout is described in :mod:`kg.neo4j.schema`. Every write of a source is one managed
 transaction made of a fixed number of sch.batched ``UNWIND ... MERGE`` statements (no per-row round
 trips); the merge rules are the embedded store's, from :mod:`kg.store.merge`. A transaction that
 fails because the connection dropped is retried for ``retry`` seconds and then reported as
@@ -24,10 +24,10 @@ from typing import Any
 
 from kg.errors import KGError, StoreConnectionError, StoreError, require
 from kg.model import Edge, Node, ReadResult
-from kg.store import neo4j_schema as sch
+from kg.neo4j import schema as sch
+from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, TOMBSTONE, decode_props, dumps, loads
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.merge import EdgeKey, collapse, remap, resolve_ids
-from kg.store.neo4j_schema import KEY, META, NODE, SOURCE, SUPPORTS, TOMBSTONE, decode_props, dumps, loads
 
 _Support = tuple[set[str], dict[EdgeKey, dict[str, Any]], set[tuple[str, str]]]  # what one source supports
 _PAGE = 5000
@@ -122,13 +122,13 @@ class Neo4jStore(GraphStore):
     @property
     def encoder(self) -> Any:
         """The loaded encoder (checked against the store and the vector index on first use)."""
-        from kg.store.neo4j_search import store_encoder
+        from kg.neo4j.search import store_encoder
 
         return store_encoder(self)
 
     def sync_embeddings(self, *, force: bool = False) -> int:
         """Embed searchable nodes changed since the last sync (all of them with ``force``); returns how many."""
-        from kg.store.neo4j_search import sync_embeddings
+        from kg.neo4j.search import sync_embeddings
 
         return sync_embeddings(self, force=force)
 
@@ -469,7 +469,7 @@ class Neo4jStore(GraphStore):
 
     def clear(self) -> None:
         """Delete every kgloom node of this database (the schema stays); the store is then empty."""
-        from kg.store.neo4j_schema import INTERNAL_LABELS
+        from kg.neo4j.schema import INTERNAL_LABELS
 
         try:
             with self._session() as s:
@@ -486,14 +486,14 @@ class Neo4jStore(GraphStore):
     # -- search and Cypher ---------------------------------------------------------------------------
     def search_legs(self, g: Any, query: str, k: int, *, mode: str, filters: Any = None, config: Any = None,
                     explain: bool = False) -> Any:
-        """Hybrid search inside Neo4j (full-text + vector indexes, fused); see :mod:`kg.store.neo4j_search`."""
-        from kg.store.neo4j_search import search_legs
+        """Hybrid search inside Neo4j (full-text + vector indexes, fused); see :mod:`kg.neo4j.search`."""
+        from kg.neo4j.search import search_legs
 
         return search_legs(self, g, query, k, mode=mode, filters=filters, config=config, explain=explain)
 
     def cypher(self, query: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0,
                max_rows: int = 10_000) -> Any:
-        """Run a read-only Cypher query; see :func:`kg.store.cypher_guard.run_read_only`."""
-        from kg.store.cypher_guard import run_read_only
+        """Run a read-only Cypher query; see :func:`kg.neo4j.cypher_guard.run_read_only`."""
+        from kg.neo4j.cypher_guard import run_read_only
 
         return run_read_only(self, query, params or {}, timeout=timeout, max_rows=max_rows)

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from kg.errors import QueryError, ReadOnlyViolation, require
 from kg.model import Edge, Node
-from kg.store.neo4j_schema import NODE, decode_props
+from kg.neo4j.schema import NODE, decode_props
 
 if TYPE_CHECKING:
-    from kg.store.neo4j import Neo4jStore
+    from kg.neo4j.store import Neo4jStore
 
 DENIED_OPERATORS = ("AdministrationCommand", "LoadCSV", "ShowTransactions", "TerminateTransactions",
                     "ShowSettings", "TransactionForeach", "TransactionApply")

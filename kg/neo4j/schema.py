@@ -350,7 +350,7 @@ def upsert_nodes(store: Any, tx: Any, rows: list[tuple[str, str, dict[str, Any],
             if old not in (label, NODE):
                 relabel.setdefault(old, []).append(nid)
     if todo:
-        from kg.store.neo4j_search import vectors
+        from kg.neo4j.search import vectors
 
         for (row, _), vec in zip(todo, vectors(store.encoder, [n for _, n in todo]), strict=True):
             row["emb"] = vec

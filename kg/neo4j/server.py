@@ -13,15 +13,11 @@ Where things live (never in the working tree)::
 
 Use::
 
-    >>> from kg.neo4j_server import Neo4jServer
+    >>> from kg.neo4j.server import Neo4jServer
     >>> with Neo4jServer(password="kgloom-password") as srv:  # doctest: +SKIP
     ...     print(srv.uri)                                     # bolt://127.0.0.1:PORT
 
-or from a shell::
-
-    python -m kg.neo4j_server available
-    python -m kg.neo4j_server build
-    python -m kg.neo4j_server run --port 7687 --http-port 7474 --data-dir ./.neo4j
+or from a shell: ``kg neo4j build`` (fetch the jars, compile the launcher) and ``kg neo4j start``.
 
 Environment: ``KG_NEO4J_HOME`` (cache folder), ``KG_NEO4J_JAVA_HOME`` (a Java 17/21 to use),
 ``KG_NEO4J_SRC`` (the folder holding the launcher's ``pom.xml``), ``KG_NEO4J_HEAP`` (JVM heap,
@@ -31,7 +27,6 @@ options, e.g. ``-XX:TieredStopAtLevel=1`` starts ~25% faster but runs queries sl
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import glob
@@ -42,7 +37,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -91,7 +85,8 @@ JVM_FLAGS = (
     "-Dfile.encoding=UTF-8",
 )
 
-_PACKAGED_LAUNCHER = Path(__file__).resolve().parent / "neo4j" / "java"  # package data, in checkouts and wheels
+_PACKAGED_LAUNCHER = Path(__file__).resolve().parent / "java"
+GRASS = Path(__file__).resolve().parent / "kgloom.grass"  # Neo4j Browser style for kgloom's labels  # package data, in checkouts and wheels
 _STAMP = ".kgloom-stamp"
 _READY = re.compile(r"^READY (bolt://\S+)", re.MULTILINE)
 _BROWSER = re.compile(r"^BROWSER (http://\S+)", re.MULTILINE)
@@ -611,63 +606,3 @@ def start(
 def stop(server: Neo4jServer, timeout: float = 60) -> None:
     """Stop a server that :func:`start` returned."""
     server.stop(timeout=timeout)
-
-
-# ---------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kg.neo4j_server",
-                                description="Build and run a local Neo4j 5.26 Community server (no Docker).")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("available", help="say whether Java 17/21 and Maven are there")
-    b = sub.add_parser("build", help="fetch the jars and compile the launcher (once)")
-    b.add_argument("--force", action="store_true")
-    r = sub.add_parser("run", help="run a server in the foreground until Ctrl-C")
-    r.add_argument("--port", type=int, default=7687, help="Bolt port (0: a free one; default 7687)")
-    r.add_argument("--http-port", type=int, default=7474,
-                   help="HTTP/Browser port (0: a free one, -1: off; default 7474)")
-    r.add_argument("--data-dir", default=None, help="keep data here (default: a temporary folder)")
-    r.add_argument("--password", default=None,
-                   help=f"password of user neo4j (default $NEO4J_PASSWORD or {DEFAULT_PASSWORD!r})")
-    r.add_argument("--no-auth", action="store_true", help="turn authentication off")
-    r.add_argument("--timeout", type=float, default=180)
-    a = p.parse_args(argv)
-
-    try:
-        if a.cmd == "available":
-            ok, why = available()
-            print(("yes: " if ok else "no: ") + why)
-            return 0 if ok else 1
-        if a.cmd == "build":
-            t = time.monotonic()
-            out = build(force=a.force)
-            print(f"built {out} in {time.monotonic() - t:.1f}s")
-            return 0
-        password = None if a.no_auth else (a.password or os.environ.get("NEO4J_PASSWORD") or DEFAULT_PASSWORD)
-        server = Neo4jServer(port=a.port or None, http_port=None if a.http_port < 0 else a.http_port,
-                             password=password, data_dir=a.data_dir)
-        server.start(timeout=a.timeout)
-    except Neo4jServerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"Neo4j {NEO4J_VERSION} ready in {server.start_seconds:.1f}s (pid {server.pid})", flush=True)
-    print(f"  NEO4J_URI={server.uri}")
-    print(f"  NEO4J_USERNAME={server.user}" + ("" if password else "  (auth off)"))
-    if server.browser_url:
-        print(f"  Browser: {server.browser_url}")
-    print("  Ctrl-C stops it.", flush=True)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    while not stopping.is_set() and server.running:
-        stopping.wait(0.5)
-    code = 0 if stopping.is_set() else 1
-    if not stopping.is_set():
-        print(f"Neo4j exited on its own.\n{server.log_tail()}", file=sys.stderr)
-    server.stop()
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
