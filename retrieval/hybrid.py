@@ -63,7 +63,7 @@ def _index(g: KnowledgeGraph) -> SearchIndex:
 
     folder = SearchIndex.folder_for(g)
     if folder is None:
-        raise ConfigError("this store searches through its own indexes (see kg.store.neo4j)")
+        raise ConfigError("this store searches through its own indexes (see kg.neo4j.store)")
     idx = g._search
     current = g.store.version()
     if idx is None or idx.manifest.get("version") != current:
