@@ -65,8 +65,8 @@ def _server(url: str | None) -> Iterator[tuple[str, int | None]]:
     if url:
         yield url, None
         return
+    from kg.cli.neo4j import store_url
     from kg.neo4j.server import Neo4jServer
-    from kg.neo4j_cli import store_url
 
     server = Neo4jServer(password="kgloom-bench-password")
     server.start(timeout=240)

@@ -101,7 +101,7 @@ def test_wheel_carries_the_package_data(installed_wheel: tuple[Path, Path]) -> N
     wheel, _ = installed_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("kg/py.typed", "kg/neo4j/kgloom.grass", "kg/neo4j/java/pom.xml",
-                     "kg/neo4j/java/src/main/java/kgloom/Neo4jLauncher.java", "kg/cli.py",
+                     "kg/neo4j/java/src/main/java/kgloom/Neo4jLauncher.java", "kg/cli/__init__.py",
                      "ingest/pipeline.py", "retrieval/hybrid.py"):
         assert required in names, f"{required} is missing from {wheel.name}"
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.errors import EXTRAS, MissingExtraError, missing_extra
+from kg.errors import EXTRAS, missing_extra
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -206,18 +206,19 @@ def test_main_turns_a_stray_optional_import_into_one_line(monkeypatch, capsys):
         kg.cli.main()
 
 
-def test_missing_extra_mapping_and_require_names_the_missing_dependency(monkeypatch):
+def test_missing_extra_mapping_and_require_names_the_missing_dependency():
     assert missing_extra(ModuleNotFoundError(name="langgraph.prebuilt")).extra == "agents"  # type: ignore[union-attr]
     assert missing_extra(ModuleNotFoundError(name="numpy")) is None
     assert missing_extra(ImportError("cannot import name x")) is None
-    from kg.errors import require
-
-    monkeypatch.setitem(sys.modules, "torch", None)
-    for name in [m for m in sys.modules if m.startswith("sentence_transformers")]:
-        monkeypatch.delitem(sys.modules, name)
-    with pytest.raises(MissingExtraError) as info:
-        require("sentence_transformers", "embeddings", "the MiniLM encoder")
-    assert info.value.package == "torch" and info.value.extra == "embeddings"
+    # in a child process: importing sentence-transformers without torch leaves transformers' module
+    # cache believing torch is absent, which would break every later MiniLM test in this process
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from kg.errors import MissingExtraError, require\n"
+            "try:\n    require('sentence_transformers', 'embeddings', 'the MiniLM encoder')\n"
+            "except MissingExtraError as e:\n    print(e.package, e.extra)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.stdout.split() == ["torch", "embeddings"], res.stdout + res.stderr
 
 
 # -- static audit: optional modules are imported through kg.errors.require --------------------------------

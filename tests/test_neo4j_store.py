@@ -93,7 +93,7 @@ def test_start_command_prints_browser_and_store_urls(monkeypatch, capsys):
     from typer.testing import CliRunner
 
     import kg.neo4j.server as ns
-    from kg.neo4j_cli import register
+    from kg.cli.neo4j import register
 
     class FakeServer:
         user = "neo4j"

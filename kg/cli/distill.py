@@ -11,10 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kg.cli.options import StoreOpt
 from kg.errors import ConfigError
-
-StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
-                                               help="Store folder (default ./.kg).")]
 
 
 @contextmanager

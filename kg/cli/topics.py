@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kg.cli.options import StoreOpt
+
 if TYPE_CHECKING:
     from kg.topics import TopicReport
 
@@ -50,8 +52,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def topics(
-        store: Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
-                                                  help="Store folder (default ./.kg).")] = None,
+        store: StoreOpt = None,
         refit: Annotated[bool, typer.Option(help="Fit again from scratch (replaces all topics).")] = False,
         method: Annotated[str, typer.Option(help="auto, bertopic or nmf.")] = "auto",
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same topics).")] = 42,

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from kg.cli.options import StoreOpt
+
 
 def register(app: typer.Typer) -> None:
     """Add the retrieval commands to the ``kg`` app."""
@@ -16,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def search(
         query: Annotated[str, typer.Argument(help="What to look for.")],
-        store: Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE")] = None,
+        store: StoreOpt = None,
         k: Annotated[int, typer.Option("--k", "-k", help="Number of hits.")] = 10,
         mode: Annotated[str, typer.Option(help="bm25, dense, hybrid or hybrid+graph.")] = "hybrid",
         label: Annotated[list[str] | None, typer.Option(help="Only these node labels (repeatable).")] = None,

@@ -9,8 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE", help="Store folder (default ./.kg).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+from kg.cli.options import JsonOpt, StoreOpt
 
 
 def _out(obj: Any) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
 
-StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
-                                               help="Store folder or neo4j:// URL (default ./.kg).")]
+from kg.cli.options import StoreOpt, print_json
+
 BudgetOpt = Annotated[int, typer.Option("--budget", "-b", help="Context budget in tokens (~4 characters each).")]
 ModeOpt = Annotated[str, typer.Option(help="Search mode: bm25, dense, hybrid or hybrid+graph.")]
 GraphOpt = Annotated[bool, typer.Option("--graph/--no-graph", help="Add facts from the graph around the hits.")]
-
-
-def _write_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +52,7 @@ def register(app: typer.Typer) -> None:
         finally:
             g.close()
         if as_json:
-            _write_json({**pack.to_dict(), "text": pack.to_text()})
+            print_json({**pack.to_dict(), "text": pack.to_text()})
         else:
             sys.stdout.write(pack.to_text() + "\n")
 
@@ -95,7 +90,7 @@ def register(app: typer.Typer) -> None:
         finally:
             g.close()
         if as_json:
-            _write_json(res.to_dict())
+            print_json(res.to_dict())
             return
         if res.extractive:
             sys.stdout.write(res.pack.to_text() + "\n\n")

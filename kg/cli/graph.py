@@ -1,40 +1,15 @@
-"""The ``kg`` command line. Heavy libraries are imported inside commands, so ``kg --help`` is fast."""
+"""``kg ingest``, ``kg remove``, ``kg stats``, ``kg show`` and ``kg export``: building and reading the graph."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from kg.errors import KGError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="kgloom: turn folders of papers, documents and agent skills into a knowledge graph.")
-
-StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
-                                               help="Store folder or neo4j:// URL (default ./.kg).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _open(store: str | None, *, create: bool = False) -> Any:
-    """The graph at ``--store``. Only ``kg ingest`` creates a store: every other command gets a
-    one-line error (exit 2) for a path that holds none, and creates nothing."""
-    from kg.graph import KnowledgeGraph
-
-    return KnowledgeGraph.open(store, create=create)
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=False)
+from kg.cli.options import JsonOpt, StoreOpt, open_graph, print_json
+from kg.cli.options import console as make_console
 
 
 def _stats_table(stats: dict[str, dict[str, int]]) -> Any:
@@ -50,7 +25,6 @@ def _stats_table(stats: dict[str, dict[str, int]]) -> Any:
     return t
 
 
-@app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
     store: StoreOpt = None,
@@ -64,8 +38,8 @@ def ingest(
     """Ingest files and folders into the graph (incremental: unchanged files are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    g = _open(store, create=True)
-    console = _console()
+    g = open_graph(store, create=True)
+    console = make_console()
     with Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
@@ -91,7 +65,7 @@ def ingest(
     stats = g.stats()
     g.close()
     if as_json:
-        _print_json({**report.to_dict(), "stats": stats})
+        print_json({**report.to_dict(), "stats": stats})
     else:
         summary = ", ".join(f"{n} {k}" for k, n in sorted(report.summary().items())) or "no files"
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
@@ -107,39 +81,36 @@ def ingest(
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command()
 def remove(paths: Annotated[list[Path], typer.Argument(help="Ingested files or folders.")],
            store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Remove exactly what the given files contributed."""
-    g = _open(store)
+    g = open_graph(store)
     report = g.remove(*paths)
     g.close()
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         for f in report.files:
             print(f"{f.status}: {f.path}" + (f" ({f.error})" if f.error else ""))
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command()
 def stats(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per node label and edge type."""
-    g = _open(store)
+    g = open_graph(store)
     s = g.stats()
     g.close()
     if as_json:
-        _print_json(s)
+        print_json(s)
     else:
-        _console().print(_stats_table(s))
+        make_console().print(_stats_table(s))
 
 
-@app.command()
 def show(node_id: Annotated[str, typer.Argument(help="A node id (see kg search / kg export).")],
          store: StoreOpt = None, limit: Annotated[int, typer.Option(help="Neighbours to list.")] = 50,
          as_json: JsonOpt = False) -> None:
     """A node, its properties, its sources and its neighbours."""
-    g = _open(store)
+    g = open_graph(store)
     sub = g.neighborhood(node_id, limit=limit)
     node = sub.nodes[0]
     byid = {n.id: n for n in sub.nodes}
@@ -150,12 +121,12 @@ def show(node_id: Annotated[str, typer.Argument(help="A node id (see kg search /
             for e in sub.edges if node_id in (e.source, e.target)]
     g.close()
     if as_json:
-        _print_json({"id": node.id, "label": node.label, "properties": node.properties,
+        print_json({"id": node.id, "label": node.label, "properties": node.properties,
                      "sources": list(node.sources), "neighbors": rels})
         return
     from rich.table import Table
 
-    console = _console()
+    console = make_console()
     console.print(f"[bold]{node.label}[/bold] {node.id}")
     t = Table(show_header=False)
     for k, v in node.properties.items():
@@ -173,14 +144,13 @@ def show(node_id: Annotated[str, typer.Argument(help="A node id (see kg search /
     console.print(nt)
 
 
-@app.command()
 def export(out: Annotated[Path | None, typer.Argument(help="Output file (not needed with --to).")] = None,
            store: StoreOpt = None,
            fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or graphml.")] = "jsonl",
            to: Annotated[str | None, typer.Option("--to", help="Copy into another store (neo4j://...).")] = None
            ) -> None:
     """Export the graph as JSON Lines or GraphML, or copy it into another store."""
-    g = _open(store)
+    g = open_graph(store)
     if to:
         from kg.neo4j.cypher_copy import copy_store
 
@@ -193,41 +163,7 @@ def export(out: Annotated[Path | None, typer.Argument(help="Output file (not nee
     print(json.dumps(counts))
 
 
-def _register_optional_commands() -> None:
-    """Commands that live next to the features they drive (retrieval, neo4j, agents, ...)."""
-    import importlib
-
-    for mod in ("retrieval.cli", "kg.neo4j_cli", "kg.topics_cli", "kg.skills_cli", "kg.distill_cli",
-                "retrieval.agents_cli"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            continue
-        m.register(app)
-
-
-_register_optional_commands()
-
-
-def main() -> None:
-    """Console-script entry point: run the app, turning kgloom errors (a missing optional module
-    included) into one-line messages and exit status 2."""
-    try:
-        app()
-    except KGError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
-    except ImportError as e:  # an optional module imported without kg.errors.require
-        from kg.errors import missing_extra
-
-        err = missing_extra(e)
-        if err is None:
-            raise
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add the graph commands to the ``kg`` app."""
+    for command in (ingest, remove, stats, show, export):
+        app.command()(command)
