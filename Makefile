@@ -38,7 +38,7 @@ peers: $(PEERS)/node_modules/.installed
 
 demo: $(VENV)/.synced
 	@echo "== kgloom demo: ingesting $(DEMO_DATA) into $(DEMO_STORE) =="
-	-$(BIN)/kg ingest $(DEMO_DATA) --store $(DEMO_STORE)
+	$(BIN)/kg ingest $(DEMO_DATA) --store $(DEMO_STORE)
 	$(BIN)/kg search "knowledge distillation from a teacher model" --store $(DEMO_STORE) --k 5
 	$(BIN)/kg search "scientific database lookup skill" --store $(DEMO_STORE) --k 3 --label Skill
 
@@ -48,6 +48,7 @@ test: $(VENV)/.synced peers
 lint: $(VENV)/.synced
 	$(BIN)/ruff check kg ingest retrieval tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Re-resolve uv.lock from pyproject.toml (newest versions allowed by it), then rebuild the venv.
 lock: $(UV)
