@@ -95,8 +95,8 @@ def main() -> None:
     ap.add_argument("--teacher", default="minilm")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "embed_throughput.jsonl"))
     args = ap.parse_args()
-    from kg.distill.student import StaticEncoder
     from retrieval.encoder import available_cpus, load_encoder
+    from retrieval.student_encoder import StaticEncoder
 
     student = find_student(args.student)
     tmp = Path(tempfile.mkdtemp(prefix="kg-embed-bench-"))

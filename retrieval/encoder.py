@@ -218,8 +218,8 @@ def _quiet_transformers() -> None:
 
 
 def _load_student(path: Path) -> Encoder:
-    """Load a distilled student model saved as a folder (see :mod:`kg.distill.student`)."""
-    from kg.distill.student import StaticEncoder, is_student_folder
+    """Load a distilled student model saved as a folder (see :mod:`retrieval.student_encoder`)."""
+    from retrieval.student_encoder import StaticEncoder, is_student_folder
 
     if not is_student_folder(path):
         raise ConfigError(f"no student model at {path}")

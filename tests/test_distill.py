@@ -26,12 +26,12 @@ from kg.distill import (
     resolve_encoder_spec,
 )
 from kg.distill.pairs import pair_counts, pairs_from_edges, sample_pairs
-from kg.distill.student import StaticEncoder, is_student_folder, read_manifest
 from kg.distill.train import relational_kl, train_student
 from kg.errors import ConfigError, MissingExtraError
 from kg.model import Edge
 from retrieval.encoder import HashEncoder, load_encoder
 from retrieval.index import SearchIndex
+from retrieval.student_encoder import StaticEncoder, is_student_folder, read_manifest
 
 DIM = 32
 TEACHER = f"hash:{DIM}:0"
@@ -144,7 +144,7 @@ def test_fast_tokenisation_gives_the_tokenizers_own_ids():
 
 
 def test_corpus_words_become_tokens_without_changing_any_vector(tmp_path):
-    from kg.distill.student import corpus_words
+    from retrieval.student_encoder import corpus_words
 
     enc = _wordpiece_encoder()
     texts = ["Retrieval of graphs, retrieval of cells.", "dense retrieval", "retrieves retrieves"]
@@ -414,8 +414,8 @@ def test_real_teacher_on_short_texts(tmp_path):
 def test_model2vec_initialisation_from_the_local_teacher():
     """model2vec distils the bundled MiniLM offline (cached under ~/.cache/kgloom/distill)."""
     pytest.importorskip("model2vec.distill")
-    from kg.distill.student import init_from_teacher
     from retrieval.encoder import MiniLMEncoder, minilm_path
+    from retrieval.student_encoder import init_from_teacher
 
     enc = init_from_teacher(minilm_path())
     assert enc.dim == 384 and enc.embeddings.shape[0] > 20_000

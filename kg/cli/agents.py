@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kg.cli.options import StoreOpt, print_json
+from kg.cli.options import StoreOpt, open_graph, print_json
 
 BudgetOpt = Annotated[int, typer.Option("--budget", "-b", help="Context budget in tokens (~4 characters each).")]
 ModeOpt = Annotated[str, typer.Option(help="Search mode: bm25, dense, hybrid or hybrid+graph.")]
@@ -24,14 +24,15 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="HTTP port (with --http).")] = 8765,
     ) -> None:
         """Serve the read-only graph tools over the Model Context Protocol (stdio by default)."""
-        from kg.store import check_store
+        g = open_graph(store)  # a typo must not serve (and create) an empty store
+        try:
+            from retrieval.agents.mcp_server import serve
 
-        check_store(store)  # a typo must not serve (and create) an empty store
-        from retrieval.agents.mcp_server import serve
-
-        if http:
-            sys.stderr.write(f"kg mcp: streamable HTTP on http://127.0.0.1:{port}/mcp\n")
-        serve(store, http=http, host="127.0.0.1", port=port)
+            if http:
+                sys.stderr.write(f"kg mcp: streamable HTTP on http://127.0.0.1:{port}/mcp\n")
+            serve(g, http=http, host="127.0.0.1", port=port)
+        finally:
+            g.close()
 
     @app.command()
     def context(

@@ -5,12 +5,12 @@ training corpus: the indexed text of every paper, document, chunk, skill and top
 up to ``spans_per_doc`` sentence spans of each. Targets are teacher vectors: the document vectors
 already in the dense index are reused, only the extra spans are encoded, and every teacher vector
 is cached on disk (``<store>/models/teacher-cache/``). The student starts from a model2vec
-distillation of the teacher (:func:`kg.distill.student.init_from_teacher`) and is fine-tuned by
+distillation of the teacher (:func:`retrieval.student_encoder.init_from_teacher`) and is fine-tuned by
 :func:`kg.distill.train.train_student` with cosine regression, an in-batch relational term and a
 graph term over pairs the store links (:mod:`kg.distill.pairs`).
 
 Students are saved as versioned, pickle-free folders inside the store, ``<store>/models/student-<n>/``
-(:class:`kg.distill.student.StaticEncoder`), with a manifest recording the teacher, a hash of the
+(:class:`retrieval.student_encoder.StaticEncoder`), with a manifest recording the teacher, a hash of the
 training data, the configuration, the losses and metrics. :func:`activate` makes one the store's
 encoder for ingest and queries (the search index re-encodes its rows), :func:`deactivate` returns
 to the teacher. Only embedded stores are supported.
@@ -36,16 +36,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kg.distill.pairs import Pair, PairConfig, pair_counts, sample_pairs
-from kg.distill.student import (
+from kg.distill.train import ProgressFn, TrainConfig, train_student
+from kg.errors import ConfigError, require
+from kg.model import Label
+from retrieval.student_encoder import (
     StaticEncoder,
     corpus_words,
     init_from_teacher,
     is_student_folder,
     read_manifest,
 )
-from kg.distill.train import ProgressFn, TrainConfig, train_student
-from kg.errors import ConfigError, require
-from kg.model import Label
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg.distill import DistillConfig, ProgressFn, active_encoder, deactivate, distill, resolve_encoder_spec
-from kg.distill.student import StaticEncoder, is_student_folder
+from retrieval.student_encoder import StaticEncoder, is_student_folder
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph

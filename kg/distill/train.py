@@ -1,7 +1,7 @@
 """Fine-tuning a static student against its teacher, in torch (CPU).
 
 The student is an ``EmbeddingBag`` (sum of token vectors, then L2 normalisation; the same function
-as :class:`kg.distill.student.StaticEncoder`). Each step draws a batch of training texts and,
+as :class:`retrieval.student_encoder.StaticEncoder`). Each step draws a batch of training texts and,
 when the graph term is on, a batch of graph pairs, and minimises
 
 ``w_cos * L_cos + w_rel * L_rel + w_graph * L_graph``

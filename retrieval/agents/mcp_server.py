@@ -51,13 +51,11 @@ def _sdk() -> tuple[Any, type[Exception]]:
 
 
 def server_version() -> str:
-    """The installed kgloom version (``serverInfo.version``); ``kg.__version__`` when not installed."""
+    """The installed kgloom version (``serverInfo.version``); ``0+unknown`` when not installed."""
     try:
         return importlib.metadata.version("kgloom")
     except importlib.metadata.PackageNotFoundError:
-        import kg
-
-        return str(getattr(kg, "__version__", "0+unknown"))
+        return "0+unknown"
 
 
 def _described(fn: Callable[..., Any], lock: threading.Lock, tool_error: type[Exception]) -> Callable[..., Any]:
@@ -128,20 +126,15 @@ def create_server(g: KnowledgeGraph, *, name: str = SERVER_NAME) -> Any:
     return server
 
 
-def serve(store: str | None = None, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Open the store and serve until the client disconnects (stdio) or the process is stopped (HTTP)."""
-    from kg.graph import KnowledgeGraph
-
-    g = KnowledgeGraph.open(store)
-    try:
-        server = create_server(g)
-        if not http:
-            server.run("stdio")
-        elif hasattr(server, "run_streamable_http_async") and "host" in inspect.signature(
-                server.run_streamable_http_async).parameters:
-            server.run("streamable-http", host=host, port=port)
-        else:  # mcp 1.x: host and port are settings
-            server.settings.host, server.settings.port = host, port
-            server.run("streamable-http")
-    finally:
-        g.close()
+def serve(g: KnowledgeGraph, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve ``g`` until the client disconnects (stdio) or the process is stopped (HTTP); the caller
+    opens and closes the graph."""
+    server = create_server(g)
+    if not http:
+        server.run("stdio")
+    elif hasattr(server, "run_streamable_http_async") and "host" in inspect.signature(
+            server.run_streamable_http_async).parameters:
+        server.run("streamable-http", host=host, port=port)
+    else:  # mcp 1.x: host and port are settings
+        server.settings.host, server.settings.port = host, port
+        server.run("streamable-http")

@@ -16,15 +16,19 @@ that is parsed, never executed as code.
 '[paper:doi:10.1145/1571941.1572114]'
 """
 
+from __future__ import annotations
+
 import inspect
 import re
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kg.errors import ConfigError, QueryError, ReadOnlyViolation
-from kg.graph import KnowledgeGraph
 from kg.model import Edge, Node
+
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
 
 Mode = Literal["bm25", "dense", "hybrid", "hybrid+graph"]
 Direction = Literal["out", "in", "both"]
