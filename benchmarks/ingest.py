@@ -8,7 +8,7 @@ edges, peak_rss_mb (this process), peak_child_rss_mb (the largest process it sta
 runs in a forked loading process, which starts the parser, edge and index processes), load1 (the
 machine's 1-minute load average when the run ended: other work running shows here).
 
-The first ingest into an empty store is a first load (``kg.store.bulk``); ``--file-by-file``
+The first ingest into an empty store is a first load (``kg.store.first_load``); ``--file-by-file``
 measures the per-file write path instead (what later ingests of new files use).
 """
 

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from ingest.readers.base import HEAD_BYTES, FileInfo, select_reader
 from kg.errors import KGError, ReaderError
-from kg.gc_pause import paused_gc
 from kg.model import EdgeRecord, NodeRecord, ReadResult
+from kg.runtime import paused_gc
 from kg.store.base import GraphStore, SourceInfo
-from kg.store.bulk import FirstLoad, Support, split_records
+from kg.store.first_load import FirstLoad, Support, split_records
 from kg.store.merge import EdgeKey, collapse
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "partial", "unsupported"]
@@ -197,7 +197,7 @@ def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
 @dataclass(slots=True)
 class Parsed:
     """One file read and collapsed (one record per node id and per edge), split as a first load
-    stages it (:func:`kg.store.bulk.split_records`)."""
+    stages it (:func:`kg.store.first_load.split_records`)."""
 
     reader: str
     digest: str
@@ -281,7 +281,7 @@ def ingest_paths(
     stay in this process.
 
     ``first_load``: when the store has no sources yet (and can do it: the embedded store), new
-    files are staged in memory and written in one transaction (:mod:`kg.store.bulk`); the graph
+    files are staged in memory and written in one transaction (:mod:`kg.store.first_load`); the graph
     is the one file-by-file writes give. Should that write fail, each file is written on its own.
     ``before_first_load(load, version)`` is called just before a first load is written and may
     return a callable that gets whether the write committed (the search index uses it).
@@ -408,7 +408,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
           bulk: bool, force: bool, max_bytes: int, workers: int, hook: FirstLoadHook | None,
           exiting: bool = False, timings: Timings | None = None) -> list[FileReport]:
     """Read and write the files to do: each in its own transaction, or (``bulk``) staged as one
-    first load (:mod:`kg.store.bulk`). Returns a report per file. ``exiting``: this process ends
+    first load (:mod:`kg.store.first_load`). Returns a report per file. ``exiting``: this process ends
     right after, so what was staged is not freed. ``timings`` gets the seconds spent writing
     (``write``) and waiting for the index built beside a first load (``index``)."""
     files: list[FileReport] = []

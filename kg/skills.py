@@ -141,8 +141,8 @@ class LinkReport:
 
 
 @dataclass(slots=True)
-class FileReport:
-    """Spec violations of one ``SKILL.md``."""
+class SkillViolations:
+    """Spec violations of one ``SKILL.md`` (an ingest report per file is :class:`ingest.pipeline.FileReport`)."""
 
     path: str
     violations: list[Violation]
@@ -157,10 +157,10 @@ class FileReport:
 class ValidationReport:
     """Spec violations for a set of skill files (files without violations included)."""
 
-    files: list[FileReport]
+    files: list[SkillViolations]
 
     @property
-    def invalid(self) -> list[FileReport]:
+    def invalid(self) -> list[SkillViolations]:
         """Files with at least one violation."""
         return [f for f in self.files if f.violations]
 
@@ -385,4 +385,4 @@ def validate_skills(paths: Iterable[str | Path]) -> ValidationReport:
             found[str(p)] = validate_file(p)
         else:
             raise ConfigError(f"no such file or folder: {p}")
-    return ValidationReport([FileReport(k, v) for k, v in sorted(found.items())])
+    return ValidationReport([SkillViolations(k, v) for k, v in sorted(found.items())])

@@ -6,7 +6,7 @@ False
 """
 
 from retrieval.filters import Filters
-from retrieval.fusion import FusionConfig, reciprocal_rank_fusion
+from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.types import Hit, SearchResult
 
-__all__ = ["Filters", "FusionConfig", "Hit", "SearchResult", "reciprocal_rank_fusion"]
+__all__ = ["Filters", "Hit", "SearchResult", "reciprocal_rank_fusion"]

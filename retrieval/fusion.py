@@ -17,14 +17,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FusionConfig:
-    """RRF settings: ``score(d) = sum_leg weight_leg / (k + rank_leg(d))`` with 1-based ranks."""
-
-    k: float = 60.0
-    weights: Mapping[str, float] = field(default_factory=dict)  # missing legs weigh 1.0
-
+from kg.errors import ConfigError
 
 FUSIONS = ("zscore", "rrf")
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
@@ -122,7 +115,7 @@ def reciprocal_rank_fusion(
     ['b', 'a', 'c']
     """
     if k < 0:
-        raise ValueError("k must be >= 0")
+        raise ConfigError("k must be >= 0")
     weights = weights or {}
     scores: dict[str, float] = {}
     ranks: dict[str, dict[str, int]] = {}
@@ -148,7 +141,7 @@ def fuse(
 ) -> list[Fused]:
     """Fuse with ``method`` (one of :data:`FUSIONS`); weights default to :data:`DEFAULT_WEIGHTS`."""
     if method not in DEFAULT_WEIGHTS:
-        raise ValueError(f"unknown fusion {method!r}; known: {', '.join(FUSIONS)}")
+        raise ConfigError(f"unknown fusion {method!r}; known: {', '.join(FUSIONS)}")
     w = {**DEFAULT_WEIGHTS[method], **(weights or {})}
     if method == "rrf":
         return reciprocal_rank_fusion(rankings, k=rrf_k, weights=w, limit=limit)

@@ -142,7 +142,7 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
     t = time.perf_counter()
     fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
     if mode == "hybrid+graph" and fused:
-        from retrieval.graph import graph_leg
+        from retrieval.graph_leg import graph_leg
 
         allowed = None
         if mask is not None:

@@ -24,13 +24,13 @@ import numpy as np
 import orjson
 
 from kg.errors import ConfigError
-from kg.gc_pause import paused_gc
 from kg.ids import fold
 from kg.model import Label, Node, Rel
+from kg.runtime import paused_gc
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
-    from kg.store.bulk import FirstLoad
+    from kg.store.first_load import FirstLoad
     from retrieval.encoder import EncodeProgressFn
     from retrieval.filters import Filters
 
@@ -295,7 +295,7 @@ class SearchIndex:
         # a node whose text did not change (only its attributes did) keeps its vector
         old_vec = {self.rows[r].id: (self.rows[r].th, r) for r in dead if self.rows[r] is not None}  # type: ignore[union-attr]
         reuse_from = self.dense.vectors if self.dense is not None else None
-        with paused_gc():  # millions of small acyclic objects: see kg.gc_pause
+        with paused_gc():  # millions of small acyclic objects: see kg.runtime
             if dead:
                 self._delete_rows(dead)
             new_rows = self._rows_for(g, changes.upserted)

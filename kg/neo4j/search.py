@@ -57,7 +57,7 @@ def lucene_escape(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Targets:
-    """What :func:`retrieval.graph.graph_leg` needs of an index: the searchable result ids."""
+    """What :func:`retrieval.graph_leg.graph_leg` needs of an index: the searchable result ids."""
 
     targets: frozenset[str]
 
@@ -202,7 +202,7 @@ def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, fil
     t = time.perf_counter()
     fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
     if mode == "hybrid+graph" and fused:
-        from retrieval.graph import graph_leg
+        from retrieval.graph_leg import graph_leg
 
         every = _cached(store, "targets", lambda: frozenset(_targets(store, "true", {})))
         allowed = _targets(store, where, params) if params else None

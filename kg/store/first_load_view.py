@@ -1,4 +1,4 @@
-"""A read-only store over a staged first load (:class:`kg.store.bulk.FirstLoad`): the graph as it
+"""A read-only store over a staged first load (:class:`kg.store.first_load.FirstLoad`): the graph as it
 will read once written, available before it is. The search index is built from it in a second
 process while the embedded store writes the same load (see :func:`retrieval.index.prebuild_first_load`).
 """
@@ -21,7 +21,7 @@ from kg.store.base import (
     WriteStats,
     name_of,
 )
-from kg.store.bulk import FirstLoad
+from kg.store.first_load import FirstLoad
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # values a JSON round trip returns as they are
 

@@ -121,7 +121,7 @@ def resolve_ids(
     Most records share no key with another record of the source and no key with a stored node
     of another id, and their stored namesake (if any) shares no key with another record: such a
     record is a cluster of its own, settled without the union-find :func:`resolve_clusters` runs
-    for the rest (``tests/test_bulk_load.py`` compares both on random key sets).
+    for the rest (``tests/test_first_load.py`` compares both on random key sets).
     """
     every = [k for ks in nodes.values() for k in ks]
     seen = set(every)

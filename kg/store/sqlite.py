@@ -24,9 +24,9 @@ import orjson
 from kg.errors import StoreError, StoreNotFoundError
 from kg.model import Edge, Node, ReadResult
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, name_of
-from kg.store.bulk import FirstLoad
+from kg.store.first_load import FirstLoad
+from kg.store.first_load_edges import TablePart
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
-from kg.store.sqlite_part import TablePart
 
 SCHEMA_VERSION = 2  # 2: node_support.props may be SHARED (''); a version-1 store is valid as it is
 DB_NAME = "graph.sqlite"
@@ -264,11 +264,11 @@ class SQLiteStore(GraphStore):
         return stats
 
     def write_first_load(self, load: FirstLoad) -> None:
-        """Write staged new sources (see :mod:`kg.store.bulk`) in one transaction.
+        """Write staged new sources (see :mod:`kg.store.first_load`) in one transaction.
 
         Only for a store with no sources yet. Secondary indexes are built after the inserts (all
         inside the transaction). For a large load the edge tables are built by a second process
-        and copied in (:mod:`kg.store.sqlite_part`).
+        and copied in (:mod:`kg.store.first_load_edges`).
         """
         if self.db.execute("SELECT 1 FROM sources LIMIT 1").fetchone():
             raise StoreError("a first load needs a store without sources")

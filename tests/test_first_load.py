@@ -1,4 +1,4 @@
-"""First loads (kg.store.bulk): staging new files in memory and writing them in one pass gives,
+"""First loads (kg.store.first_load): staging new files in memory and writing them in one pass gives,
 table by table, the store that file-by-file writes give, and the store behaves the same after."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ingest.records import AuthorRef, PaperRecord, PaperRef, paper_records
 from kg.errors import StoreError
 from kg.model import EdgeRecord, NodeRecord, ReadResult
 from kg.store import SourceInfo
-from kg.store.bulk import FirstLoad
+from kg.store.first_load import FirstLoad
 from kg.store.sqlite import SUPPORT_PROPS_SQL, SQLiteStore
 
 
@@ -310,7 +310,7 @@ def test_a_first_load_over_the_memory_cap_goes_on_file_by_file(tmp_path: Path, s
 
 def test_edge_tables_built_by_a_second_process_equal_file_by_file(tmp_path: Path, shared: Path, monkeypatch):
     from kg.store import sqlite as sqlite_mod
-    from kg.store.sqlite_part import PART_NAME, TablePart
+    from kg.store.first_load_edges import PART_NAME, TablePart
 
     monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)  # the shared data is small: build the part anyway
     monkeypatch.setattr(sqlite_mod.TablePart, "start", spied(tmp_path / "started", TablePart.start))
@@ -334,7 +334,7 @@ def test_a_failed_edge_process_leaves_the_edges_to_the_store_process(tmp_path: P
     import os
 
     from kg.store import sqlite as sqlite_mod
-    from kg.store.sqlite_part import PART_NAME
+    from kg.store.first_load_edges import PART_NAME
 
     monkeypatch.setattr(sqlite_mod, "EDGE_PART_ABOVE", 0)
     real = sqlite_mod._insert_edges

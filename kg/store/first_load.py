@@ -4,7 +4,7 @@ apply them, then written in one pass.
 :class:`FirstLoad` mirrors the embedded store's per-source write step by step (collapse, entity
 resolution against earlier sources' keys, renames, dropped dangling edges, supports) on
 dictionaries instead of SQL, so the graph it yields is the one a file-by-file ingest gives;
-``tests/test_bulk_load.py`` checks that table by table. What it saves is the per-file SQL: key
+``tests/test_first_load.py`` checks that table by table. What it saves is the per-file SQL: key
 lookups, support reads for merges, re-merged rows written again by every later file, and index
 maintenance during inserts. The store writes node rows sorted (edge rows in staging order: SQLite
 inserts those faster than Python sorts them), with secondary indexes built after.

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from kg.model import Label, Rel
+from kg.model import Rel
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
     from retrieval.index import SearchIndex
 
-RESULT_LABELS = (Label.PAPER, Label.DOCUMENT, Label.SKILL, Label.TOPIC)
 WALK_EDGES = (Rel.CITES, Rel.AUTHORED, Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.HAS_CODE, Rel.REQUIRES,
               Rel.NEXT, Rel.RELATED_TO, Rel.USES_TOOL, Rel.PUBLISHED_IN)
 
