@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 unexport VIRTUAL_ENV
 
-.PHONY: demo test lint lock lock-tool lock-check peers wheel bench clean
+.PHONY: demo test lint architecture lock lock-tool lock-check peers wheel bench clean
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(UV_DIR)
@@ -49,6 +49,10 @@ lint: $(VENV)/.synced
 	$(BIN)/ruff check kg ingest retrieval tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Redraw docs/img/architecture.svg from the real import graph (layers: the import-linter contract).
+architecture: $(VENV)/.synced
+	$(BIN)/python docs/import_graph.py
 
 # Re-resolve uv.lock from pyproject.toml (newest versions allowed by it), then rebuild the venv.
 lock: $(UV)
