@@ -59,7 +59,7 @@ def beir_ids(g: Any, node_ids: set[str], cache: dict[str, str | None]) -> dict[s
 def cache_query_vectors(g: Any, texts: list[str]) -> None:
     """Encode every query once, in batches, and serve ``encode_query`` from that table (the same query
     is searched for every budget and mode; batching changes the vectors by float rounding only)."""
-    idx = g._search
+    idx = g.search_index()
     if idx is None or idx.dense is None:
         return
     enc = idx.encoder
@@ -95,7 +95,9 @@ def run(folder: Path, budgets: list[int], modes: list[str], split: str, limit: i
     queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
     if limit:
         queries = dict(list(queries.items())[:limit])
-    g = eval_store(folder, embed=True)
+    from kg.graph import KnowledgeGraph
+
+    g = KnowledgeGraph(eval_store(folder, embed=True))
     rows = measure(g, "corpus", folder, queries, qrels, budgets, modes, split)
     if topics:
         g = topics_store(g)

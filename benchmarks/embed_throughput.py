@@ -63,12 +63,11 @@ def find_student(spec: str) -> str:
 def timed_ingest(data: Path, store: Path, encoder: str | None) -> float:
     """Seconds to ingest ``data`` into a fresh store (embedding with ``encoder``, or not at all)."""
     from kg import KnowledgeGraph
-    from retrieval.index import SearchIndex
 
     g = KnowledgeGraph.open(store)
     try:
         if encoder is not None:
-            SearchIndex.sync_store(g, embed=True, encoder=encoder)  # empty store: just records the encoder
+            g.sync_index(embed=True, encoder=encoder)  # empty store: just records the encoder
         t = time.perf_counter()
         rep = g.ingest(data, embed=encoder is not None)
         el = time.perf_counter() - t

@@ -265,7 +265,6 @@ def agreement(args: argparse.Namespace) -> None:
     from ingest.pipeline import ingest_paths
     from kg.graph import KnowledgeGraph
     from kg.store import open_store
-    from retrieval.index import SearchIndex
 
     env = _environment()
     loaded: dict[str, Any] = {}
@@ -300,13 +299,13 @@ def agreement(args: argparse.Namespace) -> None:
             emb = KnowledgeGraph.open(tmp / "store")
             t = time.perf_counter()
             ingest_paths(emb.store, args.data)
-            SearchIndex.sync_store(emb, embed=True, encoder=args.encoder)
+            emb.sync_index(embed=True, encoder=args.encoder)
             emb_s = time.perf_counter() - t
             neo = KnowledgeGraph(open_store(_with_option(url, f"encoder={args.encoder}")))
             neo.store.clear()  # type: ignore[attr-defined]
             t = time.perf_counter()
             ingest_paths(neo.store, args.data)
-            neo.store.sync_embeddings()  # type: ignore[attr-defined]
+            neo.sync_index()  # the embeddings
             neo_s = time.perf_counter() - t
             queries = _queries(emb.store, args.queries, args.seed)
             overlaps: dict[str, list[float]] = {m: [] for m in args.modes}

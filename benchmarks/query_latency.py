@@ -322,7 +322,6 @@ def time_kgloom(g: Any, queries: list[str]) -> dict[str, dict[str, Any]]:
 def run_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     from kg.graph import KnowledgeGraph
     from retrieval.dense import DenseIndex
-    from retrieval.index import SearchIndex
 
     t_start = time.perf_counter()
     lines: list[dict[str, Any]] = []
@@ -337,7 +336,7 @@ def run_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         t = time.perf_counter()
         g.ingest(corpus.path, embed=False)
         ingest_s = time.perf_counter() - t
-        idx = g._search
+        idx = g.search_index()
         assert idx is not None and len(idx.rows) == n, (None if idx is None else len(idx.rows))
         stats = g.stats()
         log(f"{n} docs: ingested in {ingest_s:.1f}s; building the dense leg")
@@ -355,9 +354,9 @@ def run_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         # open the store as a user would: legs memory-mapped, index loaded on first use
         t = time.perf_counter()
         g = KnowledgeGraph.open(store)
-        sidx = SearchIndex.load(store / "index")
+        sidx = g.search_index()  # loads the index files
+        assert sidx is not None
         sidx._encoder = PrecomputedEncoder(corpus.query_vectors)
-        g._search = sidx
         open_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         g.search(corpus.queries[0], k=10, mode="hybrid")

@@ -64,7 +64,9 @@ def main() -> None:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "tune_fusion.jsonl"))
     args = ap.parse_args()
-    g = eval_store(args.folder, embed=True)
+    from kg.graph import KnowledgeGraph
+
+    g = KnowledgeGraph(eval_store(args.folder, embed=True))
     queries = load_queries(args.folder)
     data = {}
     for split in ("train", "test"):

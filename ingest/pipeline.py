@@ -324,9 +324,9 @@ def _ingest(store: GraphStore, paths: Iterable[str | Path], *, prune: bool, forc
         todo.append((p, st))
 
     if todo:
-        bulk = first_load and len(todo) > 1 and hasattr(store, "write_first_load") and not store.sources()
+        bulk = first_load and len(todo) > 1 and store.writes_first_loads and not store.sources()
         files = None
-        if bulk and LOAD_IN_CHILD and hasattr(os, "fork") and hasattr(store, "reopen"):
+        if bulk and LOAD_IN_CHILD and hasattr(os, "fork"):
             files = _load_in_child(store, lambda prog: _load(
                 store, todo, prog, bulk=True, force=force, max_bytes=max_bytes, workers=workers, hook=hook,
                 exiting=True, timings=timings), progress, timings)
@@ -369,7 +369,7 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
         code = 1
         try:
             recv.close()
-            store.reopen()  # type: ignore[attr-defined]
+            store.reopen()
             reports = load(lambda fr: send.send(("progress", fr)))
             store.close()
             if timings is not None:
@@ -400,7 +400,7 @@ def _load_in_child(store: GraphStore, load: Callable[[ProgressFn], list[FileRepo
     finally:
         recv.close()
         os.waitpid(pid, 0)
-        store.reopen()  # type: ignore[attr-defined]
+        store.reopen()
     return files
 
 
@@ -431,7 +431,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         finish = hook(load, store.version() + 1) if hook is not None and final else None
         ok = False
         try:
-            store.write_first_load(load)  # type: ignore[attr-defined]
+            store.write_first_load(load)
             ok = True
         except KGError:
             load = None  # free the staged records before reading the files again

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ingest.pipeline import IngestReport, ProgressFn
+    from retrieval.backends import SearchBackend
     from retrieval.encoder import EncodeProgressFn
+    from retrieval.index import SearchIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +34,21 @@ class Subgraph:
 class KnowledgeGraph:
     """A knowledge graph in a store (embedded folder by default, or Neo4j).
 
+    Everything below the facade takes the store (or the store's search backend,
+    :attr:`search_backend`), never the facade: ingest (:mod:`ingest.pipeline`), search
+    (:func:`retrieval.hybrid.search`) and the index (:mod:`retrieval.index`).
+
     >>> g = KnowledgeGraph.open("./.kg")            # doctest: +SKIP
     >>> g.ingest("papers/")                         # doctest: +SKIP
     >>> g.neighbors("paper:doi:10.1/x", edge_types=["AUTHORED"])  # doctest: +SKIP
     """
 
     def __init__(self, store: GraphStore) -> None:
+        from retrieval.backends import backend_for
+
         self.store = store
-        self._search: Any = None
+        #: how this graph is searched, chosen once from the store (:func:`retrieval.backends.backend_for`)
+        self.search_backend: SearchBackend[Any] = backend_for(store)
 
     @classmethod
     def open(cls, url: str | Path | None = None, *, create: bool = True) -> KnowledgeGraph:
@@ -75,30 +84,23 @@ class KnowledgeGraph:
         included, and ``phases`` splits it (parse, write, index, embed).
         """
         from ingest.pipeline import ingest_paths
+        from retrieval.index import SearchIndex, prebuild_first_load
 
         t0 = time.perf_counter()
-        exclude = [Path(self.store.url)] if not self.store.url.startswith(("neo4j", "bolt")) else []
-        hook = None
-        if exclude:  # embedded store: its search index can be built while a first load is written
-            from retrieval.index import prebuild_first_load
+        folder = self.store.folder  # an embedded store's own files are never ingested
 
-            def hook(load: Any, version: int) -> Any:
-                return prebuild_first_load(self, load, version, embed)
+        def hook(load: Any, version: int) -> Any:  # an index built while a first load is written
+            return prebuild_first_load(self.store, load, version, embed)
 
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
-                              max_file_mb=max_file_mb, exclude=exclude, progress=progress,
-                              before_first_load=hook)
+                              max_file_mb=max_file_mb, exclude=[folder] if folder is not None else [],
+                              progress=progress, before_first_load=hook)
         phases = report.phases
         t_index = time.perf_counter()
         embedded: dict[str, float] = {}
-        if exclude:
-            from retrieval.index import SearchIndex
-
-            if not SearchIndex.in_step(self, embed=embed):  # else: searches load it when they need it
-                self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
-        else:
+        if not SearchIndex.in_step(self.store, embed=embed):  # else: searches load it when they need it
             self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
-        if exclude and (Path(self.store.url) / "topics" / "manifest.json").exists() and \
+        if folder is not None and (folder / "topics" / "manifest.json").exists() and \
                 any(f.status in ("added", "updated", "partial") for f in report.files):
             from kg.topics import assign_topics
 
@@ -124,26 +126,22 @@ class KnowledgeGraph:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def sync_index(self, embed: bool | None = None, *, progress: EncodeProgressFn | None = None,
-                   timings: dict[str, float] | None = None) -> None:
-        """Bring the search indexes in step with the graph (no-op when there are none yet).
+    def sync_index(self, embed: bool | None = None, *, encoder: str | None = None, show_progress: bool = False,
+                   progress: EncodeProgressFn | None = None, timings: dict[str, float] | None = None) -> None:
+        """Bring the search indexes in step with the graph.
 
-        ``progress(done, total)`` follows the texts being embedded (embedded stores);
-        ``timings["embed"]`` is added the seconds spent embedding.
+        ``embed``: compute embeddings (True), never start them (False), or as the store has them
+        (None); ``encoder``: re-encode with another encoder (embedded stores); ``progress(done,
+        total)`` follows the texts being embedded (embedded stores); ``timings["embed"]`` is added
+        the seconds spent embedding. Server stores index inside the database: that is all embedding.
         """
-        sync = getattr(self.store, "sync_embeddings", None)
-        if sync is not None:  # server stores index inside the database: that is all embedding
-            if embed is not False:
-                t = time.perf_counter()
-                try:
-                    sync()
-                finally:
-                    if timings is not None:
-                        timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
-            return
-        from retrieval.index import SearchIndex
+        self.search_backend.sync_index(embed, encoder=encoder, show_progress=show_progress, progress=progress,
+                                       timings=timings)
 
-        SearchIndex.sync_store(self, embed=embed, progress=progress, timings=timings)
+    def search_index(self, *, sync: bool = False) -> SearchIndex | None:
+        """The search index of an embedded store, in step with the graph (first synced as
+        :meth:`sync_index` does, with ``sync``); None for a store that searches inside its database."""
+        return self.search_backend.index(sync=sync)
 
     # -- reads ---------------------------------------------------------------------------------------
     def node(self, node_id: str) -> Node:
@@ -233,9 +231,9 @@ class KnowledgeGraph:
     def search(self, query: str, k: int = 10, *, mode: str = "hybrid", filters: Any = None,
                explain: bool = False, **options: Any) -> Any:
         """Hybrid (BM25 + dense [+ graph]) search; returns a ``retrieval.SearchResult``."""
-        from retrieval.hybrid import search as _search
+        from retrieval.hybrid import search
 
-        return _search(self, query, k=k, mode=mode, filters=filters, explain=explain, **options)
+        return search(self.search_backend, query, k=k, mode=mode, filters=filters, explain=explain, **options)
 
     # -- agents, skills, topics, Cypher ------------------------------------------------------------------
     def context(self, query: str, budget_tokens: int = 2000, **options: Any) -> Any:
@@ -246,13 +244,7 @@ class KnowledgeGraph:
 
     def cypher(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """Run a read-only Cypher query (Neo4j stores); writes and admin calls are rejected."""
-        from kg.errors import QueryError
-
-        run = getattr(self.store, "cypher", None)
-        if run is None:
-            raise QueryError("Cypher needs a Neo4j store (--store neo4j://...); the embedded store offers "
-                             "search, node, neighbors and shortest_path instead")
-        return run(query, params or {})
+        return self.store.cypher(query, params or {})
 
     def skills(self, query: str = "", k: int = 10) -> list[Any]:
         """Skills matching ``query``: name, description and score first (progressive disclosure)."""

@@ -8,6 +8,7 @@ own contributions. See ``docs/schema.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,25 @@ class ReadResult:
         self.errors.extend(other.errors)
 
 
+CAPTION_PROPERTIES = ("title", "name", "label", "text")  # what :func:`caption` reads, in order
+
+
+def caption(props: Mapping[str, Any], node_id: str) -> str:
+    """A node's human-readable name: its ``title``, ``name`` or ``label`` property, else the first
+    80 characters of its ``text``, else its id.
+
+    The one rule for every caption: :attr:`Node.title` (search hits, context packs), and the names
+    search filters match authors and categories by (:meth:`kg.store.base.GraphStore.display_names`).
+
+    >>> caption({"name": "Ann Lee"}, "author:name:ann-lee"), caption({"label": "graphs"}, "topic:3")
+    ('Ann Lee', 'graphs')
+    >>> caption({}, "chunk:x")
+    'chunk:x'
+    """
+    return str(props.get("title") or props.get("name") or props.get("label")
+               or str(props.get("text") or "")[:80] or node_id)
+
+
 @dataclass(slots=True, frozen=True)
 class Node:
     """A node as stored: merged properties of every source that supports it."""
@@ -106,9 +126,8 @@ class Node:
 
     @property
     def title(self) -> str:
-        """A human-readable caption: title, name or id."""
-        p = self.properties
-        return str(p.get("title") or p.get("name") or p.get("text", "")[:80] or self.id)
+        """A human-readable caption (see :func:`caption`)."""
+        return caption(self.properties, self.id)
 
 
 @dataclass(slots=True, frozen=True)

@@ -223,7 +223,7 @@ def skill(g: KnowledgeGraph, name: str, *, body: bool = True) -> SkillDetail:
         elif e.type == Rel.NEXT:
             nxt.append(oname)
         elif e.type == Rel.RELATED_TO:
-            title = str(other.properties.get("label") or other.title) if other else e.target
+            title = other.title if other else e.target
             related.append(Related(e.target, other.label if other else "", title, e.type,
                                    bool(e.properties.get("inferred")), e.properties.get("score")))
     related.sort(key=lambda r: (r.inferred, -(r.score or 0.0), r.id))
@@ -304,7 +304,7 @@ def link_skills(g: KnowledgeGraph, *, k_topics: int = 3, k_papers: int = 5, min_
 
 def _paper_ids(g: KnowledgeGraph) -> list[str]:
     g.sync_index()
-    idx = g._search
+    idx = g.search_index()
     if idx is None:
         return []
     return [r.id for r in idx.rows if r is not None and r.label == Label.PAPER and r.id == r.target]
@@ -312,11 +312,11 @@ def _paper_ids(g: KnowledgeGraph) -> list[str]:
 
 def _dense_links(g: KnowledgeGraph, ids: list[str], sk: np.ndarray, label: str, cand: list[str], k: int,
                  min_score: float) -> list[EdgeRecord]:
-    if not cand or k <= 0:
+    idx = g.search_index()
+    if not cand or k <= 0 or idx is None or idx.dense is None:
         return []
-    vecs = g._search.dense.vectors
-    rows = np.asarray([g._search.row_of[c] for c in cand], dtype=np.int64)
-    return _nearest(ids, sk, cand, np.asarray(vecs)[rows], k, min_score, "dense")
+    rows = np.asarray([idx.row_of[c] for c in cand], dtype=np.int64)
+    return _nearest(ids, sk, cand, np.asarray(idx.dense.vectors)[rows], k, min_score, "dense")
 
 
 def _nearest(ids: list[str], sk: np.ndarray, cand: list[str], vecs: np.ndarray | None, k: int,
@@ -347,7 +347,7 @@ def _topic_vectors(g: KnowledgeGraph) -> tuple[list[str], np.ndarray | None]:
     if model is not None and model.get("centroids") is not None:
         pairs = [(tid, i) for i, tid in enumerate(model["topic_ids"]) if tid in stored]
         return [p[0] for p in pairs], model["centroids"][[p[1] for p in pairs]]
-    idx = g._search
+    idx = g.search_index()
     cand = sorted(t for t in stored if idx is not None and t in idx.row_of)
     if not cand or idx is None or idx.dense is None:
         return [], None

@@ -46,6 +46,7 @@ import numpy as np
 
 from kg.errors import ConfigError, require
 from kg.model import EdgeRecord, Label, NodeRecord, ReadResult, Rel
+from kg.searchtext import node_text
 from kg.store.base import SourceInfo
 from kg.topic_quality import count_vectorizer, stop_words, tokenize, vectorizer_params
 
@@ -172,8 +173,6 @@ def _num(x: float | None) -> float | None:
 # -- corpus --------------------------------------------------------------------------------------------
 def corpus(g: KnowledgeGraph, labels: tuple[str, ...] = DOC_LABELS) -> tuple[list[str], list[str], list[str]]:
     """``(ids, texts, titles)`` of the documents topics are fitted on, in id order."""
-    from retrieval.index import node_text
-
     ids, texts, titles = [], [], []
     for n in g.store.iter_nodes(list(labels)):
         if n.properties.get("stub"):
@@ -191,12 +190,7 @@ def stored_embeddings(g: KnowledgeGraph, ids: list[str]) -> np.ndarray | None:
 
     Only nodes missing from the index (rare: added without a sync) are encoded.
     """
-    from retrieval.index import SearchIndex, node_text
-
-    if SearchIndex.folder_for(g) is None:
-        return None
-    g.sync_index()
-    idx = g._search
+    idx = g.search_index(sync=True)
     if idx is None or idx.dense is None:
         return None
     vecs = np.asarray(idx.dense.vectors)
@@ -436,10 +430,10 @@ def fit_topics(g: KnowledgeGraph, config: TopicConfig | None = None) -> TopicRep
 # -- persistence -----------------------------------------------------------------------------------------
 def model_dir(g: KnowledgeGraph) -> Path:
     """Where ``g`` keeps its fitted topic model (``<store>/topics``); embedded stores only."""
-    url = g.store.url
-    if url.startswith(("neo4j", "bolt")):
+    folder = g.store.folder
+    if folder is None:
         raise ConfigError("the topic model is kept next to an embedded store; fit topics on a folder store")
-    return Path(url) / MODEL_DIR
+    return folder / MODEL_DIR
 
 
 def _save_npy(folder: Path, name: str, arr: np.ndarray) -> None:

@@ -7,7 +7,7 @@ is ranked by personalised PageRank; result-type nodes (papers, documents, skills
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -15,8 +15,7 @@ import networkx as nx
 from kg.model import Rel
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
-    from retrieval.index import SearchIndex
+    from kg.store.base import GraphStore
 
 WALK_EDGES = (Rel.CITES, Rel.AUTHORED, Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.HAS_CODE, Rel.REQUIRES,
               Rel.NEXT, Rel.RELATED_TO, Rel.USES_TOOL, Rel.PUBLISHED_IN)
@@ -37,9 +36,11 @@ def personalized_pagerank(G: nx.Graph, seeds: dict[str, float], *, alpha: float 
     return nx.pagerank(G, alpha=alpha, personalization=pers, weight=weight, max_iter=200, tol=1e-8)
 
 
-def graph_leg(g: KnowledgeGraph, seeds: Sequence[str], idx: SearchIndex, *, allowed: set[str] | None = None,
+def graph_leg(store: GraphStore, seeds: Sequence[str], targets: Collection[str], *, allowed: set[str] | None = None,
               limit: int = 100, hops: int = 2, max_degree: int = 200) -> list[tuple[str, float]]:
-    """Rank result nodes near ``seeds`` by personalised PageRank: ``[(id, score)]``, best first."""
+    """Rank result nodes near ``seeds`` by personalised PageRank: ``[(id, score)]``, best first.
+
+    ``targets``: the ids search may return; ``allowed``: those the search's filters let through."""
     if not seeds:
         return []
     G = nx.Graph()
@@ -47,7 +48,7 @@ def graph_leg(g: KnowledgeGraph, seeds: Sequence[str], idx: SearchIndex, *, allo
     frontier = list(seeds)
     seen = set(seeds)
     for _ in range(hops):
-        edges = g.store.edges_of(frontier, types=WALK_EDGES, direction="both")
+        edges = store.edges_of(frontier, types=WALK_EDGES, direction="both")
         deg: dict[str, int] = {}
         for e in edges:
             deg[e.source] = deg.get(e.source, 0) + 1
@@ -66,7 +67,7 @@ def graph_leg(g: KnowledgeGraph, seeds: Sequence[str], idx: SearchIndex, *, allo
     if G.number_of_edges() == 0:
         return []
     scores = personalized_pagerank(G, {s: 1.0 / (i + 1) for i, s in enumerate(seeds)})
-    targets = set(idx.targets)
-    ranked = [(n, s) for n, s in scores.items() if n in targets and (allowed is None or n in allowed)]
+    results = set(targets)
+    ranked = [(n, s) for n, s in scores.items() if n in results and (allowed is None or n in allowed)]
     ranked.sort(key=lambda x: (-x[1], x[0]))
     return ranked[:limit]

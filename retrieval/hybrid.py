@@ -1,9 +1,10 @@
-"""Hybrid search: BM25 + dense (+ graph) legs, fused.
+"""Hybrid search: BM25 + dense (+ graph) legs, fused; written once for every store.
 
-Each leg ranks index rows under the same filter mask; rows map to result ids (a chunk to its
-parent, keeping the chunk's best rank), legs are fused (z-score fusion by default, reciprocal rank
-fusion on request; see :mod:`retrieval.fusion`), and the graph leg (optional) re-ranks the
-neighbourhood of the top fused hits by personalised PageRank.
+A store's search backend (:mod:`retrieval.backends`: its index files, or Neo4j's indexes) ranks
+each leg under the search's filters, results being ids where a chunk counts as its parent (keeping
+its best rank); :func:`search` fuses the legs (z-score fusion by default, reciprocal rank fusion on
+request; see :mod:`retrieval.fusion`), lets the graph leg (optional) re-rank the neighbourhood of
+the top fused hits by personalised PageRank, and turns the result into hits with passages.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from kg.errors import ConfigError
 from kg.model import Label
-from retrieval.filters import Filters
+from kg.query import Filters, Ranking
 from retrieval.fusion import DEFAULT_WEIGHTS, FUSIONS, Fused, fuse
 from retrieval.types import Hit, SearchResult
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
-    from retrieval.index import SearchIndex
+    from kg.store.base import GraphStore
+    from retrieval.backends import SearchBackend
 
 MODES = ("bm25", "dense", "hybrid", "hybrid+graph")
 
@@ -58,48 +57,15 @@ class SearchConfig:
         return fuse(rankings, scores, method=self.fusion, weights=self.leg_weights(), rrf_k=self.rrf_k, limit=limit)
 
 
-def _index(g: KnowledgeGraph) -> SearchIndex:
-    from retrieval.index import SearchIndex
-
-    folder = SearchIndex.folder_for(g)
-    if folder is None:
-        raise ConfigError("this store searches through its own indexes (see kg.neo4j.store)")
-    idx = g._search
-    current = g.store.version()
-    if idx is None or idx.manifest.get("version") != current:
-        idx = SearchIndex.load(folder)
-        if idx.manifest.get("version") != current:
-            idx = SearchIndex.sync_store(g)
-        g._search = idx
-    assert idx is not None
-    return idx
-
-
-def _aggregate(idx: SearchIndex, rows: np.ndarray, scores: np.ndarray, limit: int) -> tuple[list[str], dict[str, float], dict[str, list[int]]]:
-    """Rows -> result ids, keeping each result's best row; also the chunk rows that matched."""
-    if not idx.has_chunks:  # every row is its own result: nothing to collapse
-        ids = [idx.targets[r] for r in rows[:limit].tolist()]
-        return ids, dict(zip(ids, scores[:limit].tolist(), strict=True)), {}
-    order: list[str] = []
-    best: dict[str, float] = {}
-    chunk_rows: dict[str, list[int]] = {}
-    for r, s in zip(rows.tolist(), scores.tolist(), strict=True):
-        t = idx.targets[r]
-        info = idx.rows[r]
-        if info is not None and info.id != t:
-            chunk_rows.setdefault(t, []).append(r)
-        if t not in best:
-            best[t] = float(s)
-            order.append(t)
-            if len(order) >= limit:
-                break
-    return order, best, chunk_rows
-
-
-def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
+def search(backend: SearchBackend[Any], query: str, k: int = 10, *, mode: str = "hybrid",
            filters: Filters | dict[str, Any] | None = None, explain: bool = False,
            config: SearchConfig | None = None) -> SearchResult:
-    """Search ``g``; see the module docstring. ``filters`` may be a :class:`Filters` or its kwargs."""
+    """Search the store behind ``backend`` (see the module docstring); ``filters`` may be a
+    :class:`Filters` or its kwargs. The same code for every store: only the legs come from the backend.
+
+    >>> from retrieval.backends import backend_for                            # doctest: +SKIP
+    >>> search(backend_for(store), "graph retrieval", k=5, mode="bm25").ids    # doctest: +SKIP
+    """
     if mode not in MODES:
         raise ConfigError(f"unknown search mode {mode!r}; known: {', '.join(MODES)}")
     if k <= 0:
@@ -107,68 +73,64 @@ def search(g: KnowledgeGraph, query: str, k: int = 10, *, mode: str = "hybrid",
     cfg = config or SearchConfig()
     if isinstance(filters, dict):
         filters = Filters(**filters)
-    if hasattr(g.store, "search_legs"):  # server stores rank inside the database
-        return g.store.search_legs(g, query, k, mode=mode, filters=filters, config=cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    idx = _index(g)
-    mask = idx.mask(filters, g)
+    where = backend.prepare(filters, dense=mode != "bm25")
     timings["load"] = (time.perf_counter() - t0) * 1000
     depth = max(cfg.depth, k)
-    fetch = depth * 3 if idx.has_chunks else depth  # chunk rows collapse into their parents
     rankings: dict[str, list[str]] = {}
     leg_scores: dict[str, dict[str, float]] = {}
-    chunks: dict[str, list[int]] = {}
+    chunks: dict[str, list[str]] = {}  # result id -> its matching chunks, from the first leg that has them
+
+    def add(leg: str, ranking: Ranking) -> None:
+        rankings[leg], leg_scores[leg] = ranking.ids, ranking.scores
+        for key, ids in ranking.chunks.items():
+            chunks.setdefault(key, ids)
+
     if mode in ("bm25", "hybrid", "hybrid+graph"):
         t = time.perf_counter()
-        rows, scores = idx.bm25.search(query, k=fetch, mask=mask)
-        rankings["bm25"], leg_scores["bm25"], c = _aggregate(idx, rows, scores, depth)
-        chunks.update(c)
+        add("bm25", backend.bm25(query, depth, where))
         timings["bm25"] = (time.perf_counter() - t) * 1000
     if mode in ("dense", "hybrid", "hybrid+graph"):
-        if idx.dense is None:
+        encoder = backend.query_encoder(where)
+        if encoder is None:
             if mode == "dense":
-                raise ConfigError("this store has no embeddings; ingest with --embed (pip install 'kgloom[embeddings]')")
+                raise ConfigError(backend.no_embeddings)
         else:
             t = time.perf_counter()
-            q = idx.encoder.encode_query(query)
+            q = encoder.encode_query(query)
             timings["encode"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            rows, scores = idx.dense.search(q, k=fetch, mask=mask)
-            rankings["dense"], leg_scores["dense"], c = _aggregate(idx, rows, scores, depth)
-            for key, v in c.items():
-                chunks.setdefault(key, v)
+            add("dense", backend.dense(q, depth, where))
             timings["dense"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
     if mode == "hybrid+graph" and fused:
         from retrieval.graph_leg import graph_leg
 
-        allowed = None
-        if mask is not None:
-            allowed = {idx.targets[i] for i in np.flatnonzero(mask)}
-        ranked = graph_leg(g, [f.id for f in fused[: cfg.graph_seeds]], idx, allowed=allowed, limit=depth)
+        targets, allowed = backend.candidates(where)
+        ranked = graph_leg(backend.store, [f.id for f in fused[: cfg.graph_seeds]], targets, allowed=allowed,
+                           limit=depth)
         if ranked:
             rankings["graph"] = [nid for nid, _ in ranked]
             leg_scores["graph"] = dict(ranked)
             fused = cfg.fuse(rankings, leg_scores, k)
     timings["fuse"] = (time.perf_counter() - t) * 1000
     top = fused[:k]
-    nodes = g.store.get_nodes([f.id for f in top])
-    chunk_ids = {f.id: [idx.rows[r].id for r in chunks.get(f.id, [])[: cfg.passages]] for f in top}  # type: ignore[union-attr]
-    hits = make_hits(g.store, top, chunk_ids, leg_scores, explain=explain, nodes=nodes, fusion=cfg.fusion)
+    chunk_ids = {f.id: chunks.get(f.id, [])[: cfg.passages] for f in top}
+    hits = make_hits(backend.store, top, chunk_ids, leg_scores, explain=explain, fusion=cfg.fusion)
     timings["total"] = (time.perf_counter() - t0) * 1000
     return SearchResult(query, mode, hits, timings)
 
 
-def make_hits(store: Any, top: list[Fused], chunk_ids: dict[str, list[str]], leg_scores: dict[str, dict[str, float]],
-              *, explain: bool = False, nodes: dict[str, Any] | None = None, fusion: str = "zscore") -> list[Hit]:
-    """Turn fused ids into :class:`Hit` objects (shared by every store's search).
+def make_hits(store: GraphStore, top: list[Fused], chunk_ids: dict[str, list[str]],
+              leg_scores: dict[str, dict[str, float]], *, explain: bool = False, fusion: str = "zscore") -> list[Hit]:
+    """Turn fused ids into :class:`Hit` objects.
 
     ``chunk_ids`` maps a result id to the chunk node ids whose text becomes its passages; nodes
     that vanished since indexing are skipped (the next sync drops them).
     """
-    nodes = nodes if nodes is not None else store.get_nodes([f.id for f in top])
+    nodes = store.get_nodes([f.id for f in top])
     chunk_nodes = store.get_nodes([c for v in chunk_ids.values() for c in v])
     hits: list[Hit] = []
     for f in top:

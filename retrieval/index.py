@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import shutil
 import signal
@@ -25,40 +24,20 @@ import orjson
 
 from kg.errors import ConfigError
 from kg.ids import fold
-from kg.model import Label, Node, Rel
+from kg.model import Label, Rel
 from kg.runtime import paused_gc
+from kg.searchtext import CATEGORY_EDGES, SEARCHABLE, node_text, text_hash
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
+    from kg.query import Filters
+    from kg.store.base import GraphStore
     from kg.store.first_load import FirstLoad
     from retrieval.encoder import EncodeProgressFn
-    from retrieval.filters import Filters
 
 FORMAT = 1
-SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC)
-CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
 SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
 NICE = 2  # niceness of the process that builds a first load's index beside the store write
-
-
-def node_text(node: Node) -> str:
-    """The text a node is searched by ('' when it has none)."""
-    p = node.properties
-    if node.label == Label.PAPER:
-        parts = [p.get("title"), p.get("abstract")]
-    elif node.label == Label.CHUNK:
-        parts = [p.get("text")]
-    elif node.label == Label.SKILL:
-        parts = [p.get("name"), p.get("description")]
-    elif node.label == Label.DOCUMENT:
-        parts = [p.get("title"), p.get("description")]
-    elif node.label == Label.TOPIC:
-        terms = p.get("terms") or []
-        parts = [p.get("label"), " ".join(t if isinstance(t, str) else str(t[0]) for t in terms)]
-    else:
-        parts = [p.get("title") or p.get("name")]
-    return "\n".join(str(x).strip() for x in parts if x and str(x).strip())
 
 
 @dataclass(slots=True)
@@ -74,18 +53,13 @@ class RowInfo:
     th: str = ""  # hash of the indexed text: an unchanged text keeps its vector
 
 
-def text_hash(text: str) -> str:
-    """Short content hash of a row's text."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
 def _default_embed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("sentence_transformers") is not None
 
 
-def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
+def prebuild_first_load(store: GraphStore, load: FirstLoad, version: int,
                         embed: bool | None) -> Callable[[bool], None] | None:
     """Build the search index of a first load in a forked process while this one writes the store.
 
@@ -95,7 +69,7 @@ def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
     sync uses, into a folder next to the index. Returns the finisher to call once the store write
     ended (``ok``: it committed): it puts the index in place, or drops it. None when not applicable.
     """
-    folder = SearchIndex.folder_for(g)
+    folder = SearchIndex.folder_for(store)
     if folder is None or load.n_nodes <= SCAN_ABOVE or not hasattr(os, "fork") \
             or (folder / "manifest.json").exists() or (embed is None and _default_embed()) or embed:
         return None
@@ -103,7 +77,6 @@ def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
         return None
     tmp = folder.parent / ".index-first-load"
     shutil.rmtree(tmp, ignore_errors=True)
-    from kg.graph import KnowledgeGraph as Graph
     from kg.store.first_load_view import FirstLoadView
 
     pid = os.fork()
@@ -111,7 +84,7 @@ def prebuild_first_load(g: KnowledgeGraph, load: FirstLoad, version: int,
         code = 1
         try:
             os.nice(NICE)  # the store write is the critical path: it gets the core first
-            SearchIndex.load(tmp, lock=False).sync(Graph(FirstLoadView(load, version, g.store.url)), embed=False)
+            SearchIndex.load(tmp, lock=False).sync(FirstLoadView(load, version, store.url), embed=False)
             code = 0
         finally:
             os._exit(code)
@@ -154,12 +127,9 @@ class SearchIndex:
 
     # -- loading -------------------------------------------------------------------------------------
     @staticmethod
-    def folder_for(g: KnowledgeGraph) -> Path | None:
-        """Where an embedded store keeps its index (None for server stores)."""
-        url = g.store.url
-        if url.startswith(("neo4j", "bolt")):
-            return None
-        return Path(url) / "index"
+    def folder_for(store: GraphStore) -> Path | None:
+        """Where a store keeps its index: ``index/`` in its folder (None for a store without one)."""
+        return None if store.folder is None else store.folder / "index"
 
     @classmethod
     def load(cls, folder: Path, *, lock: bool = True) -> SearchIndex:
@@ -230,10 +200,10 @@ class SearchIndex:
 
     # -- syncing ---------------------------------------------------------------------------------------
     @classmethod
-    def in_step(cls, g: KnowledgeGraph, *, embed: bool | None = None) -> bool:
+    def in_step(cls, store: GraphStore, *, embed: bool | None = None) -> bool:
         """Whether the index on disk already matches the store (and ``embed`` asks for no new dense
         leg), read from its manifest alone: then a sync has nothing to do and need not load it."""
-        folder = cls.folder_for(g)
+        folder = cls.folder_for(store)
         if folder is None or not (folder / "manifest.json").exists():
             return False
         try:
@@ -241,42 +211,40 @@ class SearchIndex:
         except (OSError, orjson.JSONDecodeError):
             return False
         dense = bool(manifest.get("dense"))
-        return (manifest.get("format") == FORMAT and manifest.get("version") == g.store.version()
+        return (manifest.get("format") == FORMAT and manifest.get("version") == store.version()
                 and not (embed and not dense) and (not dense or (folder / "dense").exists()))
 
     @classmethod
-    def sync_store(cls, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
+    def sync_store(cls, store: GraphStore, *, embed: bool | None = None, show_progress: bool = False,
                    encoder: str | None = None, progress: EncodeProgressFn | None = None,
-                   timings: dict[str, float] | None = None) -> SearchIndex | None:
-        """Apply the store's changes since the last sync; returns the index (None for server stores).
+                   timings: dict[str, float] | None = None) -> SearchIndex:
+        """Apply the store's changes since the last sync to the index in its folder; returns the index.
 
         ``progress(done, total)`` follows the texts being embedded; ``timings["embed"]`` gets the
         seconds spent loading the encoder and embedding (see :meth:`sync`)."""
-        folder = cls.folder_for(g)
+        folder = cls.folder_for(store)
         if folder is None:
-            return None
+            raise ConfigError("this store keeps no folder for a search index")
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "a") as lock:  # one writer at a time across processes
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 idx = cls.load(folder, lock=False)
-                idx.sync(g, embed=embed, show_progress=show_progress, encoder=encoder, progress=progress,
+                idx.sync(store, embed=embed, show_progress=show_progress, encoder=encoder, progress=progress,
                          timings=timings)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-        g._search = idx
         return idx
 
-    def sync(self, g: KnowledgeGraph, *, embed: bool | None = None, show_progress: bool = False,
+    def sync(self, store: GraphStore, *, embed: bool | None = None, show_progress: bool = False,
              encoder: str | None = None, progress: EncodeProgressFn | None = None,
              timings: dict[str, float] | None = None) -> dict[str, int]:
-        """Bring this index in step with ``g``; returns counts of rows added and deleted.
+        """Bring this index in step with ``store``; returns counts of rows added and deleted.
 
         ``progress(done, total)`` is called with 0 when the dense pass starts (before the encoder
         loads), then as the texts without a vector are embedded (see
         :func:`retrieval.encoder.encode_texts`); ``timings["embed"]`` is added the seconds spent on
         the dense leg (encoder loading included)."""
-        store = g.store
         fresh = not (self.folder / "manifest.json").exists()
         if encoder and encoder != self.manifest.get("encoder"):
             self.manifest["encoder"] = encoder
@@ -298,7 +266,7 @@ class SearchIndex:
         with paused_gc():  # millions of small acyclic objects: see kg.runtime
             if dead:
                 self._delete_rows(dead)
-            new_rows = self._rows_for(g, changes.upserted)
+            new_rows = self._rows_for(store, changes.upserted)
             texts = [t for _, t in new_rows]
             infos = [r for r, _ in new_rows]
             if texts:
@@ -313,7 +281,7 @@ class SearchIndex:
                         reuse[j] = r
             t = time.perf_counter()
             try:
-                self._sync_dense(g, texts, show_progress, reuse=reuse, progress=progress)
+                self._sync_dense(store, texts, show_progress, reuse=reuse, progress=progress)
             finally:
                 if timings is not None:
                     timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
@@ -343,14 +311,14 @@ class SearchIndex:
         for r in arr:
             self.rows[int(r)] = None
 
-    def _sync_dense(self, g: KnowledgeGraph, texts: list[str], show_progress: bool,
+    def _sync_dense(self, store: GraphStore, texts: list[str], show_progress: bool,
                     reuse: dict[int, int] | None = None, progress: EncodeProgressFn | None = None) -> None:
         from retrieval.dense import DenseIndex
         from retrieval.encoder import encode_texts
 
         if self.dense is None:  # (re)build for every row; dead rows get a zero vector, then die
             live = [r.id for r in self.rows if r is not None]
-            nodes = g.store.get_nodes(live)
+            nodes = store.get_nodes(live)
             all_texts = [node_text(nodes[r.id]) if r is not None and r.id in nodes else "" for r in self.rows]
             if progress is not None and all_texts:
                 progress(0, len(all_texts))  # the pass starts now: loading the encoder can take a while
@@ -376,8 +344,7 @@ class SearchIndex:
         if self.dense.n_rows != len(self.rows):
             raise ConfigError("dense and BM25 rows out of step; delete the index folder to rebuild it")
 
-    def _rows_for(self, g: KnowledgeGraph, ids: Iterable[str]) -> list[tuple[RowInfo, str]]:
-        store = g.store
+    def _rows_for(self, store: GraphStore, ids: Iterable[str]) -> list[tuple[RowInfo, str]]:
         out: list[tuple[RowInfo, str]] = []
         ids = list(ids)
         # many changes (a first load): one scan of each table beats per-id lookups
@@ -456,7 +423,7 @@ class SearchIndex:
         (self.folder / "manifest.json").write_bytes(orjson.dumps(m, option=orjson.OPT_INDENT_2))
 
     # -- filters ---------------------------------------------------------------------------------------
-    def mask(self, filters: Filters | None, g: KnowledgeGraph | None = None) -> np.ndarray | None:
+    def mask(self, filters: Filters | None, store: GraphStore | None = None) -> np.ndarray | None:
         """Boolean mask over rows for ``filters`` (None when nothing is filtered)."""
         if filters is None or filters.empty:
             return None
@@ -476,9 +443,9 @@ class SearchIndex:
         if filters.categories:
             m &= self._rows_matching(self.by_category, filters.categories)
         if filters.source:
-            if g is None:
-                raise ConfigError("a source filter needs the graph")
-            allowed = g.store.ids_by_source(os.path.abspath(filters.source))
+            if store is None:
+                raise ConfigError("a source filter needs the store")
+            allowed = store.ids_by_source(os.path.abspath(filters.source))
             rows = [i for i, t in enumerate(self.targets) if t in allowed or (self.rows[i] and self.rows[i].id in allowed)]  # type: ignore[union-attr]
             sm = np.zeros(len(self.rows), dtype=bool)
             sm[rows] = True

@@ -32,11 +32,10 @@ SBERT = "paper:doi:10.18653/v1/d19-1410"
 @pytest.fixture(scope="module")
 def g(tmp_path_factory: pytest.TempPathFactory):
     """The sample data with the deterministic hash encoder (both legs, no model download)."""
-    from retrieval.index import SearchIndex
 
     graph = KnowledgeGraph.open(tmp_path_factory.mktemp("lc") / "kg")
     graph.ingest(DATA, embed=False)
-    SearchIndex.sync_store(graph, embed=True, encoder="hash")
+    graph.sync_index(embed=True, encoder="hash")
     yield graph
     graph.close()
 
@@ -242,11 +241,10 @@ def test_missing_langgraph_names_the_extra(g, monkeypatch):
 # -- the real embedding model -----------------------------------------------------------------------
 @pytest.mark.model
 def test_retriever_with_real_minilm_finds_paraphrases(tmp_path):
-    from retrieval.index import SearchIndex
 
     with KnowledgeGraph.open(tmp_path / "kg") as g2:
         g2.ingest(DATA, embed=False)
-        SearchIndex.sync_store(g2, embed=True, encoder="minilm")
+        g2.sync_index(embed=True, encoder="minilm")
         docs = KGRetriever(graph=g2, k=3, mode="dense").invoke("compressing an ensemble of networks into a small one")
         assert docs[0].metadata["id"] == "paper:arxiv:1503.02531" and docs[0].metadata["ranks"] == {"dense": 1}
         docs = KGRetriever(graph=g2, k=3).invoke("vector representations of sentences from siamese networks")
@@ -301,7 +299,8 @@ def test_query_uses_cypher_on_server_stores(g, monkeypatch):
         sent.append((query, params))
         return [{"n": i, "when": object()} for i in range(5)]
 
-    monkeypatch.setattr(g.store, "cypher", cypher, raising=False)
+    monkeypatch.setattr(g.store, "cypher", cypher)
+    monkeypatch.setattr(g.store, "runs_cypher", True)
     out = KGTools(g).read_only_query("CALL db.labels() YIELD label RETURN label", {"x": 1}, limit=2)
     assert out["language"] == "cypher" and out["columns"] == ["n", "when"] and out["truncated"]
     assert [r["n"] for r in out["rows"]] == [0, 1] and isinstance(out["rows"][0]["when"], str)

@@ -84,7 +84,7 @@ def store(tmp_path: Path):
     data = write_beir(tmp_path / "gen", docs)
     g = KnowledgeGraph.open(tmp_path / "kg")
     g.ingest(data, embed=False)
-    SearchIndex.sync_store(g, embed=True, encoder=TEACHER)
+    g.sync_index(embed=True, encoder=TEACHER)
     init = word_init(tmp_path, [d["title"] + " " + d["text"] for d in docs] + ["new doc words"])
     yield g, init, tmp_path
     g.close()
@@ -376,7 +376,7 @@ def test_report_on_a_small_beir_folder(tmp_path, store):
     st = tmp_path / "evalstore"
     pre = KnowledgeGraph.open(st)
     pre.ingest(folder / "corpus.jsonl", embed=False)
-    SearchIndex.sync_store(pre, embed=True, encoder=TEACHER)
+    pre.sync_index(embed=True, encoder=TEACHER)
     pre.close()
     cfg = DistillConfig(train=TrainConfig(epochs=2, batch_size=16, graph_batch=8), init=str(init))
     rep = distill_report(folder, config=cfg, store=str(st), teacher_sample=8)
@@ -398,7 +398,7 @@ def test_real_teacher_on_short_texts(tmp_path):
     data = write_beir(tmp_path / "gen", [{**d, "text": d["text"][:60]} for d in docs])
     g = KnowledgeGraph.open(tmp_path / "kg")
     g.ingest(data, embed=False)
-    SearchIndex.sync_store(g, embed=True, encoder="minilm")
+    g.sync_index(embed=True, encoder="minilm")
     init = word_init(tmp_path, [d["title"] + " " + d["text"] for d in docs], dim=384)
     res = distill(g, DistillConfig(train=TrainConfig(epochs=6, batch_size=8, graph_batch=4, lr=0.05),
                                    spans_per_doc=1, init=str(init)), activate_after=True)

@@ -370,6 +370,20 @@ def test_a_first_load_keeps_the_wal_while_another_connection_reads(tmp_path: Pat
     reader.close()
 
 
+def _staged(data: Path) -> FirstLoad:
+    """The files under ``data`` staged as a first load, in path order."""
+    from ingest.pipeline import _parse
+
+    load = FirstLoad()
+    for src in sorted(data.rglob("*")):
+        if src.is_file():
+            got = _parse(str(src), 2**30)
+            assert not isinstance(got, str)
+            load.add_collapsed(SourceInfo(str(src), got.digest), got.supports, got.keys, got.edges, got.warnings,
+                               got.errors, got.closed)
+    return load
+
+
 def test_display_names_agree_across_stores(tmp_path: Path, shared: Path):
     from kg.store.base import GraphStore
     from kg.store.first_load_view import FirstLoadView
@@ -377,15 +391,7 @@ def test_display_names_agree_across_stores(tmp_path: Path, shared: Path):
     data = shared / "data" / "paper-metadata"
     store = SQLiteStore(tmp_path / "s")
     ingest_paths(store, [data], first_load=False)
-    load = FirstLoad()
-    for src in sorted(data.rglob("*")):
-        if src.is_file():
-            from ingest.pipeline import _parse
-
-            got = _parse(str(src), 2**30)
-            assert not isinstance(got, str)
-            load.add_collapsed(SourceInfo(str(src), got.digest), got.supports, got.keys, got.edges, got.warnings,
-                               got.errors, got.closed)
+    load = _staged(data)
     ids = [*sorted(n.id for n in store.iter_nodes()), "no-such-node"]
     names = store.display_names(ids)
     assert names == GraphStore.display_names(store, ids)  # the generic way: whole nodes
@@ -467,3 +473,23 @@ def test_a_first_load_process_that_dies_leaves_the_files_to_this_one(tmp_path: P
     rep = ingest_paths(other, [data])
     assert rep.ok and rep.count("added") == len(rep.files)
     assert_same(one, other)
+
+
+def test_a_first_load_view_reports_the_provenance_the_store_writes(tmp_path: Path, shared: Path):
+    from kg.store.base import GraphStore
+    from kg.store.first_load_view import FirstLoadView
+
+    data = shared / "data" / "paper-metadata"
+    store = SQLiteStore(tmp_path / "s")
+    ingest_paths(store, [data], first_load=False)
+    view = FirstLoadView(_staged(data), 1)
+
+    def supports(s: GraphStore) -> list[tuple]:
+        return sorted((n, p, label, stub, json.loads(props)) for n, p, label, stub, props in s.node_supports())
+
+    assert supports(view) == supports(store)
+    assert sorted(view.node_keys()) == sorted(store.node_keys())
+    assert list(view.edge_supports()) == list(store.edge_supports())
+    assert view.derived_sources() == store.derived_sources() == set() and view.user_meta() == {}
+    some = sorted(n.id for n in store.iter_nodes())[::50]
+    assert sorted(view.node_supports(some)) == sorted(store.node_supports(some))

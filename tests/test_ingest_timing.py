@@ -18,7 +18,6 @@ from kg.cli import app
 from kg.graph import KnowledgeGraph
 from retrieval import encoder as encoder_mod
 from retrieval.encoder import HashEncoder, encode_texts
-from retrieval.index import SearchIndex
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -72,7 +71,7 @@ def test_cli_json_and_text_report_phases(tmp_path):
 def _hash_store(tmp_path: Path) -> KnowledgeGraph:
     """An empty store whose index embeds with the (fast, fake) hash encoder."""
     g = KnowledgeGraph.open(tmp_path / "kg")
-    SearchIndex.sync_store(g, embed=True, encoder="hash")
+    g.sync_index(embed=True, encoder="hash")
     return g
 
 
@@ -94,7 +93,7 @@ def test_embedding_progress_is_monotonic_and_reaches_the_total(tmp_path, monkeyp
     report = g.ingest(DATA, embed=True, embed_progress=lambda d, t: calls.append((d, t)))
     elapsed = time.perf_counter() - t0
     total = _strictly_rising_to_the_total(calls)
-    idx = SearchIndex.load(SearchIndex.folder_for(g))  # type: ignore[arg-type]
+    idx = g.search_index()
     assert total == idx.dense.n_rows == len(idx.rows) > 8
     assert len(calls) >= 3
     phases = check_phases(report.to_dict(), elapsed, slack=0.05)

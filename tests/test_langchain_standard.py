@@ -87,10 +87,9 @@ def kg_plain(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def kg_minilm(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     """The corpus with dense embeddings from the real all-MiniLM-L6-v2 model."""
-    from retrieval.index import SearchIndex
 
     g = _open(corpus, tmp_path_factory.mktemp("lc-standard-minilm"))
-    SearchIndex.sync_store(g, embed=True, encoder="minilm")
+    g.sync_index(embed=True, encoder="minilm")
     yield g
     g.close()
 

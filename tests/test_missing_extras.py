@@ -75,14 +75,13 @@ def assert_one_line(res: subprocess.CompletedProcess[str], extra: str, module: s
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from kg.graph import KnowledgeGraph
-    from retrieval.index import SearchIndex
 
     root = tmp_path_factory.mktemp("stores")
     with KnowledgeGraph.open(root / "bm25") as g:
         assert g.ingest(DATA, embed=False).ok
     shutil.copytree(root / "bm25", root / "hash")
     with KnowledgeGraph.open(root / "hash") as g:
-        SearchIndex.sync_store(g, embed=True, encoder="hash")  # 384-d, like MiniLM
+        g.sync_index(embed=True, encoder="hash")  # 384-d, like MiniLM
     # an index whose dense leg says MiniLM: a dense query loads the real encoder
     shutil.copytree(root / "hash", root / "minilm")
     manifest = root / "minilm" / "index" / "manifest.json"

@@ -42,7 +42,7 @@ def test_import_equals_the_embedded_store_and_stays_writable(neo4j_server, tmp_p
         for n in src.iter_nodes():
             assert dst.node_sources(n.id) == src.node_sources(n.id), n.id
         assert dst.get_meta("note") == {"k": [1, 2]} and dst.version() == 1
-        hits = dst.search_legs(None, "knowledge graph", 3, mode="bm25").hits
+        hits = KnowledgeGraph(dst).search("knowledge graph", 3, mode="bm25").hits
         assert hits and all(h.id in {n.id for n in src.iter_nodes()} for h in hits)
         # incremental writes and removals on the imported database follow the embedded store
         first = sorted(s.path for s in src.sources())[0]

@@ -140,11 +140,10 @@ def neo(neo4j_server) -> Any:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory) -> KnowledgeGraph:
     """The repository's data/ in an embedded store with a hash-encoder index."""
-    from retrieval.index import SearchIndex
 
     g = KnowledgeGraph.open(tmp_path_factory.mktemp("kg"))
     ingest_paths(g.store, [DATA])
-    SearchIndex.sync_store(g, embed=True, encoder="hash")
+    g.sync_index(embed=True, encoder="hash")
     return g
 
 
@@ -230,14 +229,35 @@ def test_lucene_syntax_in_user_text_is_just_text(searchable, query):
 @pytest.mark.neo4j
 def test_embeddings_written_with_embed_true_and_synced_lazily_otherwise(neo4j_server, neo):
     r = ReadResult(nodes=[NodeRecord("doc:a", "Document", {"title": "graph retrieval"})])
-    eager = open_store(_url(neo4j_server, encoder="hash", embed="true"))
+    eager = KnowledgeGraph.open(_url(neo4j_server, encoder="hash", embed="true")).store  # given its encoder
     eager.write_source(SourceInfo("/a", "h"), r)
     has = "MATCH (n:KGNode {id: $id}) RETURN n.embedding IS NOT NULL AS e"
     assert neo._read(has, id="doc:a")[0]["e"] is True
+    lazy = KnowledgeGraph(neo)
     neo.write_source(SourceInfo("/b", "h"), ReadResult(nodes=[NodeRecord("doc:b", "Document", {"title": "dense"})]))
     assert neo._read(has, id="doc:b")[0]["e"] is False
     assert neo.sync_embeddings() == 1 and neo._read(has, id="doc:b")[0]["e"] is True
+    neo.write_source(SourceInfo("/c", "h"), ReadResult(nodes=[NodeRecord("doc:c", "Document", {"title": "sparse"})]))
+    lazy.sync_index()  # what ingest and a dense search do
+    assert neo._read(has, id="doc:c")[0]["e"] is True
     eager.close()
+
+
+@pytest.mark.neo4j
+def test_a_store_given_no_encoder_leaves_embeddings_to_a_later_sync(neo4j_server, neo):
+    """Without the encoder the facade (or retrieval.backends.backend_for) hands it, a store opened with
+    ?embed=true writes no embeddings, and refuses to sync them rather than guess an encoder."""
+    raw = open_store(_url(neo4j_server, encoder="hash", embed="true"))
+    try:
+        raw.write_source(SourceInfo("/a", "h"), ReadResult(nodes=[NodeRecord("doc:a", "Document", {"title": "x"})]))
+        assert not raw.embeds_on_write  # type: ignore[attr-defined]
+        assert raw._read("MATCH (n:KGNode {id: 'doc:a'}) RETURN n.embedding IS NULL AS e")[0]["e"]  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match="given no encoder"):
+            raw.sync_embeddings()  # type: ignore[attr-defined]
+        KnowledgeGraph(raw).sync_index()
+        assert raw._read("MATCH (n:KGNode {id: 'doc:a'}) RETURN n.embedding IS NULL AS e")[0]["e"] is False  # type: ignore[attr-defined]
+    finally:
+        raw.close()
 
 
 # -- read-only Cypher -----------------------------------------------------------------------------------

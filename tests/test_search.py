@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,7 +37,7 @@ def g(tmp_path: Path):
 
 def build(g: KnowledgeGraph, folder: Path) -> None:
     g.ingest(folder, embed=False)
-    SearchIndex.sync_store(g, embed=True, encoder="hash")
+    g.sync_index(embed=True, encoder="hash")
 
 
 def test_filters_apply_inside_every_leg_before_top_k(tmp_path, g):
@@ -116,7 +117,7 @@ def test_source_filter_and_graph_mode(tmp_path, g):
     records(tmp_path / "y" / "p.jsonl", [rec("2", "protein folding pathways", 2020, authors=["Ann Lee"])])
     g.ingest(tmp_path / "x", embed=False)
     g.ingest(tmp_path / "y", embed=False)
-    SearchIndex.sync_store(g, embed=True, encoder="hash")
+    g.sync_index(embed=True, encoder="hash")
     res = g.search("protein folding", filters=Filters(source=str(tmp_path / "y")))
     assert [h.id for h in res.hits] == ["paper:s2:2"]
     res = g.search("kinetics", mode="hybrid+graph", k=5)
@@ -167,7 +168,52 @@ def test_attribute_changes_reuse_vectors_and_refresh_filters(tmp_path, g, monkey
     topic = ReadResult(nodes=[NodeRecord("topic:0", "Topic", {"label": "reefs", "terms": [["coral", 1.0]]})],
                        edges=[EdgeRecord("paper:s2:1", "topic:0", "HAS_TOPIC", {"weight": 0.9})])
     g.store.write_source(SourceInfo("kgloom://topics", "t"), topic, derived=True)
-    SearchIndex.sync_store(g)
+    g.sync_index()
     assert calls == [1]  # only the new Topic node was encoded; paper 1 kept its vector
     res = g.search("coral", mode="dense", filters=Filters(categories=["reefs"]))
     assert [h.id for h in res.hits] == ["paper:s2:1"]
+
+
+# -- the rules search shares with every store ----------------------------------------------------------------
+def test_text_hash_is_one_rule_that_never_raises():
+    import hashlib
+
+    from kg.searchtext import text_hash
+
+    lone = "caf\udce9 menu"  # a byte decoded with surrogateescape: not encodable as UTF-8
+    assert text_hash(lone) == text_hash(lone) != text_hash("café menu")
+    assert len(text_hash(lone)) == 16
+    # ordinary text hashes as both former copies did: stored hashes (index rows, Neo4j _th) stay valid
+    assert text_hash("graph retrieval") == hashlib.blake2b(b"graph retrieval", digest_size=8).hexdigest()
+
+
+def test_one_caption_rule_for_titles_and_filter_names(tmp_path, g):
+    from kg.model import Node, NodeRecord, ReadResult, caption
+    from kg.store import SourceInfo
+
+    cases = {"topic:3": {"label": "graph retrieval", "terms": [["graph", 1.0]]}, "author:x": {"name": "Ann Lee"},
+             "chunk:1": {"text": "t" * 100}, "paper:1": {"title": "T", "name": "N", "label": "L"}, "misc:1": {}}
+    assert {i: caption(p, i) for i, p in cases.items()} == {
+        "topic:3": "graph retrieval", "author:x": "Ann Lee", "chunk:1": "t" * 80, "paper:1": "T", "misc:1": "misc:1"}
+    assert Node("topic:3", "Topic", cases["topic:3"]).title == "graph retrieval"
+    g.store.write_source(SourceInfo("/x", "h"), ReadResult([NodeRecord(i, "Topic", p) for i, p in cases.items()]))
+    assert g.store.display_names(list(cases)) == {i: caption(p, i) for i, p in cases.items()}
+
+
+def test_the_backend_is_picked_once_by_what_the_store_declares(g):
+    from retrieval.backends import IndexBackend, backend_for
+
+    assert isinstance(g.search_backend, IndexBackend) and g.search_backend.store is g.store
+    assert type(backend_for(g.store)) is IndexBackend
+
+    with pytest.raises(ConfigError, match="no search backend for search engine 'elsewhere'"):
+        backend_for(SimpleNamespace(search_engine="elsewhere"))  # type: ignore[arg-type]
+
+
+def test_an_index_synced_elsewhere_is_reloaded(tmp_path, g):
+    """The facade's backend keeps the index it loaded, until the store or the index files change."""
+    records(tmp_path / "a.jsonl", [rec("1", "Coral reef bleaching", 2020)])
+    g.ingest(tmp_path / "a.jsonl", embed=False)
+    assert g.search("coral", mode="bm25").ids and g.search_index().dense is None  # type: ignore[union-attr]
+    SearchIndex.sync_store(g.store, embed=True, encoder="hash")  # not through the facade
+    assert g.search("coral", mode="dense").ids == ["paper:s2:1"]

@@ -14,7 +14,6 @@ from kg.errors import NodeNotFoundError
 from kg.model import Label, Rel
 from kg.skills import LINK_SOURCE, link_skills, skill, skill_path, skills, validate_skills
 from kg.topics import TopicConfig, fit_topics
-from retrieval.index import SearchIndex
 
 SKILLS = {
     "fetch-data": ("Download raw datasets from public archives.", {"next": "clean-data"}, "Bash(curl:*) Read"),
@@ -44,7 +43,7 @@ def make_skills(root: Path) -> Path:
 def g(tmp_path: Path) -> KnowledgeGraph:
     graph = KnowledgeGraph.open(tmp_path / "kg")
     graph.ingest(make_skills(tmp_path / "skills"), embed=False)
-    SearchIndex.sync_store(graph, embed=True, encoder="hash")
+    graph.sync_index(embed=True, encoder="hash")
     yield graph
     graph.close()
 

@@ -3,6 +3,7 @@ real Neo4j server): provenance, merge, entity resolution, exact removal, transac
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -218,6 +219,34 @@ def test_reads_directions_sources_meta_and_version(store):
     store.set_meta("k", {"x": [1, 2]})
     assert store.get_meta("k") == {"x": [1, 2]} and store.get_meta("missing") is None
     assert set(store.get_nodes(["paper:s2:1", "nope"])) == {"paper:s2:1"}
+
+
+def test_provenance_reads_back_what_each_source_contributed(store):
+    """node_supports / node_keys / edge_supports / derived_sources / user_meta: what copies read."""
+    write(store, "/a", paper(title="Deep Learning", year=2015, doi="10.1/DL", authors=[AuthorRef("Yann LeCun")]))
+    write(store, "/b", paper(title="Deep learning.", year=2015, doi="10.1/dl", abstract="Abs",
+                             authors=[AuthorRef("Yann LeCun")]))
+    store.write_source(SourceInfo("kgloom://links", "h"), ReadResult(edges=[EdgeRecord(
+        "author:name:yann-lecun", "paper:doi:10.1/dl", "RELATED_TO", {"score": 0.5})]), derived=True)
+    store.set_meta("note", {"k": [1, 2]})
+    pid, aid = "paper:doi:10.1/dl", "author:name:yann-lecun"
+    sups = sorted(store.node_supports([pid, aid, "no-such-node"]))
+    assert [(n, p, label, stub) for n, p, label, stub, _ in sups] == [
+        (aid, "/a", "Author", False), (aid, "/b", "Author", False), (pid, "/a", "Paper", False),
+        (pid, "/b", "Paper", False)]
+    assert json.loads(sups[3][4])["abstract"] == "Abs" and "abstract" not in json.loads(sups[2][4])
+    assert sorted(store.node_supports()) == sups  # every node: the same rows
+    keys = sorted(store.node_keys([pid]))
+    assert ("doi:10.1/dl", pid, "/a") in keys and ("doi:10.1/dl", pid, "/b") in keys
+    assert sorted(store.node_keys()) == sorted([*keys, *store.node_keys([aid])])
+    authored = (aid, "AUTHORED", pid)
+    got = list(store.edge_supports({authored}))
+    assert sorted((p, props["position"]) for *_, p, props in got) == [("/a", 0), ("/b", 0)]
+    every = list(store.edge_supports())
+    assert [e[:3] for e in every] == sorted(e[:3] for e in every)  # grouped by edge, in key order
+    assert (aid, "RELATED_TO", pid, "kgloom://links", {"score": 0.5}) in every
+    assert store.derived_sources() == {"kgloom://links"}
+    assert store.user_meta() == {"note": {"k": [1, 2]}}
 
 
 def test_sqlite_stores_a_sole_supports_properties_once(tmp_path: Path):

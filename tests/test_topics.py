@@ -16,7 +16,6 @@ from kg import KnowledgeGraph
 from kg.model import Label, Rel
 from kg.topic_quality import coherence, diversity
 from kg.topics import ASSIGN_SOURCE, TOPICS_SOURCE, TopicConfig, assign_topics, fit_topics, load_model, topics
-from retrieval.index import SearchIndex
 
 THEMES = {
     "astronomy": "galaxy star planet orbit telescope nebula comet asteroid cosmic redshift supernova quasar "
@@ -53,7 +52,7 @@ def open_store(folder: Path, corpus: Path, *, dense: bool = True) -> KnowledgeGr
     g = KnowledgeGraph.open(folder)
     g.ingest(corpus, embed=False)
     if dense:
-        SearchIndex.sync_store(g, embed=True, encoder="hash")
+        g.sync_index(embed=True, encoder="hash")
     return g
 
 

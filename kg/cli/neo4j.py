@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("kg neo4j cypher needs a Neo4j store: --store bolt://user:password@host:7687")
         s = open_store(url)
         try:
-            res = s.cypher(query, _params(param), max_rows=limit)  # type: ignore[attr-defined]
+            res = s.cypher(query, _params(param), max_rows=limit)
         finally:
             s.close()
 

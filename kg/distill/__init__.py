@@ -13,7 +13,9 @@ Students are saved as versioned, pickle-free folders inside the store, ``<store>
 (:class:`retrieval.student_encoder.StaticEncoder`), with a manifest recording the teacher, a hash of the
 training data, the configuration, the losses and metrics. :func:`activate` makes one the store's
 encoder for ingest and queries (the search index re-encodes its rows), :func:`deactivate` returns
-to the teacher. Only embedded stores are supported.
+to the teacher. Only embedded stores are supported. Every function takes ``g``: a
+:class:`kg.graph.KnowledgeGraph`, or anything else that has its store and syncs its search index
+(:class:`Indexed`: a search backend of :mod:`retrieval.backends` does).
 
 >>> from kg.graph import KnowledgeGraph                     # doctest: +SKIP
 >>> g = KnowledgeGraph.open("./.kg")                         # doctest: +SKIP
@@ -31,7 +33,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from kg.distill.pairs import Pair, PairConfig, pair_counts, sample_pairs
 from kg.distill.train import ProgressFn, TrainConfig, train_student
 from kg.errors import ConfigError, require
 from kg.model import Label
+from kg.searchtext import node_text
 from retrieval.student_encoder import (
     StaticEncoder,
     corpus_words,
@@ -48,8 +51,23 @@ from retrieval.student_encoder import (
 )
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
+    from kg.store.base import GraphStore
     from retrieval.encoder import Encoder
+
+class Indexed(Protocol):
+    """What distillation works on: a store, and a way to sync its search index (a
+    :class:`kg.graph.KnowledgeGraph`, or a :class:`retrieval.backends.SearchBackend`)."""
+
+    @property
+    def store(self) -> GraphStore:
+        """The store."""
+        ...
+
+    def sync_index(self, embed: bool | None = None, *, encoder: str | None = None, show_progress: bool = False,
+                   progress: Any = None, timings: dict[str, float] | None = None) -> None:
+        """Bring the search index in step with the store (``encoder``: re-encode with it)."""
+        ...
+
 
 MODELS = "models"
 STUDENT_PREFIX = "student-"
@@ -119,15 +137,20 @@ class Corpus:
 
 
 # -- store layout ------------------------------------------------------------------------------------
-def models_dir(g: KnowledgeGraph) -> Path:
+def models_dir(g: Indexed) -> Path:
     """``<store>/models`` (ConfigError for server stores)."""
-    url = g.store.url
-    if url.startswith(("neo4j", "bolt")):
+    return store_folder(g).resolve() / MODELS
+
+
+def store_folder(g: Indexed) -> Path:
+    """The folder of ``g``'s store (ConfigError for server stores: distillation needs files)."""
+    folder = g.store.folder
+    if folder is None:
         raise ConfigError("distillation needs an embedded store (a folder); server stores are not supported")
-    return Path(url).resolve() / MODELS
+    return folder
 
 
-def list_students(g: KnowledgeGraph) -> list[Path]:
+def list_students(g: Indexed) -> list[Path]:
     """Saved student folders of ``g``, oldest first."""
     root = models_dir(g)
     if not root.is_dir():
@@ -137,17 +160,24 @@ def list_students(g: KnowledgeGraph) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def active_encoder(g: KnowledgeGraph) -> str:
+def active_encoder(g: Indexed) -> str:
     """The encoder spec recorded in the store's search index (``"minilm"`` when none yet)."""
     from retrieval.index import SearchIndex
 
-    folder = SearchIndex.folder_for(g)
-    if folder is None:
-        raise ConfigError("distillation needs an embedded store (a folder); server stores are not supported")
-    return str(SearchIndex.load(folder).manifest.get("encoder") or "minilm")
+    return str(SearchIndex.load(_index_folder(g)).manifest.get("encoder") or "minilm")
 
 
-def resolve_encoder_spec(g: KnowledgeGraph, spec: str | None) -> str:
+def _index_folder(g: Indexed) -> Path:
+    """Where the store's search index is (ConfigError for server stores)."""
+    from retrieval.index import SearchIndex
+
+    store_folder(g)
+    folder = SearchIndex.folder_for(g.store)
+    assert folder is not None
+    return folder
+
+
+def resolve_encoder_spec(g: Indexed, spec: str | None) -> str:
     """Map ``"student"`` to the store's latest student folder and ``"teacher"`` to its teacher.
 
     The teacher is the active encoder, or, while a student is active, the teacher recorded in that
@@ -165,24 +195,20 @@ def resolve_encoder_spec(g: KnowledgeGraph, spec: str | None) -> str:
     return s
 
 
-def activate(g: KnowledgeGraph, model: str | Path = "student", *, show_progress: bool = False) -> str:
+def activate(g: Indexed, model: str | Path = "student", *, show_progress: bool = False) -> str:
     """Make a student (``"student"``: the latest) the store's encoder; re-encodes the index rows."""
-    from retrieval.index import SearchIndex
-
     spec = resolve_encoder_spec(g, str(model))
     if not is_student_folder(spec):
         raise ConfigError(f"{spec} is not a saved student model folder")
     spec = str(Path(spec).resolve())
-    SearchIndex.sync_store(g, embed=True, encoder=spec, show_progress=show_progress)
+    g.sync_index(embed=True, encoder=spec, show_progress=show_progress)
     return spec
 
 
-def deactivate(g: KnowledgeGraph, *, show_progress: bool = False) -> str:
+def deactivate(g: Indexed, *, show_progress: bool = False) -> str:
     """Return the store to its teacher encoder (re-encodes the index rows with the teacher)."""
-    from retrieval.index import SearchIndex
-
     teacher = resolve_encoder_spec(g, "teacher")
-    SearchIndex.sync_store(g, embed=True, encoder=teacher, show_progress=show_progress)
+    g.sync_index(embed=True, encoder=teacher, show_progress=show_progress)
     return teacher
 
 
@@ -251,13 +277,11 @@ def _spans(text: str, k: int, rng: random.Random) -> list[str]:
     return sents if len(sents) <= k else [sents[i] for i in sorted(rng.sample(range(len(sents)), k))]
 
 
-def collect_corpus(g: KnowledgeGraph, config: DistillConfig) -> Corpus:
+def collect_corpus(g: Indexed, config: DistillConfig) -> Corpus:
     """The store's searchable texts, then titles and sentence spans (deduplicated, deterministic)."""
-    from retrieval.index import SearchIndex, node_text
+    from retrieval.index import SearchIndex
 
-    folder = SearchIndex.folder_for(g)
-    assert folder is not None
-    idx = SearchIndex.load(folder)
+    idx = SearchIndex.load(_index_folder(g))
     ids = [r.id for r in idx.rows if r is not None]
     nodes = g.store.get_nodes(ids)
     out = Corpus()
@@ -297,13 +321,11 @@ def collect_corpus(g: KnowledgeGraph, config: DistillConfig) -> Corpus:
     return out
 
 
-def _stored_vectors(g: KnowledgeGraph, teacher: str) -> dict[bytes, np.ndarray]:
+def _stored_vectors(g: Indexed, teacher: str) -> dict[bytes, np.ndarray]:
     """Document vectors already in the dense index, by text hash, when it holds ``teacher``'s."""
-    from retrieval.index import SearchIndex, node_text
+    from retrieval.index import SearchIndex
 
-    folder = SearchIndex.folder_for(g)
-    assert folder is not None
-    idx = SearchIndex.load(folder)
+    idx = SearchIndex.load(_index_folder(g))
     if idx.dense is None or idx.manifest.get("encoder") != teacher:
         return {}
     vecs = idx.dense.vectors
@@ -325,19 +347,18 @@ def _split(corpus: Corpus, base: StaticEncoder, cfg: DistillConfig) -> tuple[lis
     return [i for i in usable if i not in held], valid
 
 
-def _next_student_dir(g: KnowledgeGraph) -> Path:
+def _next_student_dir(g: Indexed) -> Path:
     nums = [int(m.group(1)) for p in list_students(g) if (m := _STUDENT_DIR.match(p.name))]
     return models_dir(g) / f"{STUDENT_PREFIX}{max(nums, default=0) + 1}"
 
 
-def distill(g: KnowledgeGraph, config: DistillConfig | None = None, *, activate_after: bool = False,
+def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: bool = False,
             out: Path | None = None, progress: ProgressFn | None = None, show_progress: bool = False) -> DistillResult:
     """Train a student from ``g`` (see the module docstring); saves it and optionally activates it.
 
     ``out``: save there instead of the next ``<store>/models/student-<n>`` (ablations, tests).
     """
     from retrieval.encoder import load_encoder, minilm_path
-    from retrieval.index import SearchIndex
 
     cfg = config or DistillConfig()
     # what training needs, checked before the slow steps (index sync, teacher vectors)
@@ -347,7 +368,7 @@ def distill(g: KnowledgeGraph, config: DistillConfig | None = None, *, activate_
         require("model2vec", "distill", "initialising a student with model2vec")
     t0 = time.perf_counter()
     root = models_dir(g)
-    SearchIndex.sync_store(g, show_progress=show_progress)  # index in step with the graph
+    g.sync_index(show_progress=show_progress)  # index in step with the graph
     teacher_spec = resolve_encoder_spec(g, "teacher")
     corpus = collect_corpus(g, cfg)
     if len(corpus.texts) < 2:
@@ -410,6 +431,6 @@ def distill(g: KnowledgeGraph, config: DistillConfig | None = None, *, activate_
     return result
 
 
-__all__ = ["Corpus", "DistillConfig", "DistillResult", "PairConfig", "StaticEncoder", "TeacherCache",
+__all__ = ["Corpus", "DistillConfig", "DistillResult", "Indexed", "PairConfig", "StaticEncoder", "TeacherCache",
            "TrainConfig", "activate", "active_encoder", "collect_corpus", "deactivate", "distill",
-           "list_students", "models_dir", "resolve_encoder_spec"]
+           "list_students", "models_dir", "resolve_encoder_spec", "store_folder"]

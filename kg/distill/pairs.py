@@ -37,7 +37,7 @@ from kg.errors import ConfigError
 from kg.model import Edge, Rel
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
+    from kg.distill import Indexed
 
 DIRECT = {Rel.CITES: "cites", Rel.REQUIRES: "skill", Rel.NEXT: "skill", Rel.RELATED_TO: "skill"}
 GROUPED_IN = {Rel.AUTHORED: "author"}  # group = the edge's source, members = its targets
@@ -130,7 +130,7 @@ def pairs_from_edges(edges: Iterable[Edge], text_ids: set[str], *, config: PairC
     return out
 
 
-def sample_pairs(g: KnowledgeGraph, text_ids: set[str], *, config: PairConfig | None = None,
+def sample_pairs(g: Indexed, text_ids: set[str], *, config: PairConfig | None = None,
                  seed: int = 0) -> list[Pair]:
     """Graph pairs among ``text_ids`` read from ``g``'s store (see :func:`pairs_from_edges`)."""
     edges = g.store.iter_edges(list(EDGE_TYPES))

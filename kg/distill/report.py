@@ -3,7 +3,7 @@
 :func:`distill_report` builds (or reuses) the ``kg eval`` store of a BEIR folder, scores BM25 and the
 teacher's dense and hybrid search, distils a student on the corpus text only (never the queries or
 qrels), scores it, and repeats the distillation with the graph term off at the same budget. Each
-student is scored on a temporary copy of the store (:func:`evaluation_copy`) with the student
+student is scored on a temporary copy of the store (:func:`retrieval.eval.evaluation_copy`) with the student
 activated through the ordinary encoder seam, so the store's own index keeps its teacher vectors.
 
 Reported (one JSON object): ``bm25``, ``teacher_dense``, ``teacher_hybrid``, ``student_dense``,
@@ -17,78 +17,51 @@ corpus texts), ``teacher_query_ms`` / ``student_query_ms`` (encoder time per que
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kg.distill import DistillConfig, ProgressFn, active_encoder, deactivate, distill, resolve_encoder_spec
+from kg.distill import (
+    DistillConfig,
+    Indexed,
+    ProgressFn,
+    active_encoder,
+    deactivate,
+    distill,
+    resolve_encoder_spec,
+)
+from kg.searchtext import node_text
 from retrieval.student_encoder import StaticEncoder, is_student_folder
 
 if TYPE_CHECKING:
-    from kg.graph import KnowledgeGraph
+    from retrieval.backends import SearchBackend
 
 
-@contextlib.contextmanager
-def evaluation_copy(g: KnowledgeGraph) -> Iterator[KnowledgeGraph]:
-    """A throwaway copy of an embedded store (graph and search index, not models), closed and
-    deleted on exit. Switching its encoder leaves ``g`` untouched.
-
-    >>> with evaluation_copy(g) as tmp:                          # doctest: +SKIP
-    ...     SearchIndex.sync_store(tmp, embed=True, encoder=spec)  # doctest: +SKIP
-    """
-    from kg.graph import KnowledgeGraph
-    from kg.store.sqlite import DB_NAME
-
-    src = Path(g.store.url)
-    tmp = Path(tempfile.mkdtemp(prefix="kg-evalcopy-"))
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{src / DB_NAME}?mode=ro", uri=True)) as a, \
-                contextlib.closing(sqlite3.connect(tmp / DB_NAME)) as b:
-            a.backup(b)
-        if (src / "index").is_dir():
-            shutil.copytree(src / "index", tmp / "index", ignore=shutil.ignore_patterns(".lock", "*.tmp"))
-        copy = KnowledgeGraph.open(tmp)
-        try:
-            yield copy
-        finally:
-            copy.close()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _score(g: KnowledgeGraph, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+def _score(g: SearchBackend[Any], queries: dict[str, str], qrels: dict[str, dict[str, int]],
            mode: str) -> tuple[float, float]:
     """nDCG@10 of ``mode`` and the mean encoder milliseconds per query (0 for BM25)."""
-    from retrieval.eval import score_run
+    from retrieval.eval import beir_ranking, score_run
+    from retrieval.hybrid import search
 
     run: dict[str, dict[str, float]] = {}
     enc_ms = 0.0
     for qid, text in queries.items():
-        res = g.search(text, k=100, mode=mode)
+        res = search(g, text, k=100, mode=mode)
         enc_ms += float(res.timings_ms.get("encode", 0.0))
-        ranked: dict[str, float] = {}
-        for i, h in enumerate(res.hits):
-            bid = h.node.properties.get("beir_id") if h.node is not None else None
-            if bid is not None and str(bid) not in ranked:
-                ranked[str(bid)] = float(len(res.hits) - i)
-        run[qid] = ranked
+        run[qid] = beir_ranking(res)
     return score_run(qrels, run)["ndcg@10"], enc_ms / max(1, len(queries))
 
 
-def score_encoder(g: KnowledgeGraph, spec: str, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+def score_encoder(g: Indexed, spec: str, queries: dict[str, str], qrels: dict[str, dict[str, int]],
                   *, show_progress: bool = False) -> dict[str, float]:
     """Dense and hybrid nDCG@10 with encoder ``spec`` (``"student"``: the latest), on a store copy."""
-    from retrieval.index import SearchIndex
-
     spec = resolve_encoder_spec(g, spec)
+    from retrieval.eval import evaluation_copy
+
     with evaluation_copy(g) as tmp:
-        SearchIndex.sync_store(tmp, embed=True, encoder=spec, show_progress=show_progress)
+        tmp.sync_index(True, encoder=spec, show_progress=show_progress)
         dense, _ = _score(tmp, queries, qrels, "dense")
         hybrid, ms = _score(tmp, queries, qrels, "hybrid")
     return {"dense": dense, "hybrid": hybrid, "query_ms": ms}
@@ -114,26 +87,27 @@ def distill_report(folder: str | Path, *, config: DistillConfig | None = None, s
                    split: str = "test", teacher_sample: int = 256, progress: ProgressFn | None = None,
                    show_progress: bool = False) -> dict[str, Any]:
     """Distil on a BEIR folder's corpus and compare with the teacher (see the module docstring)."""
+    from retrieval.backends import backend_for
     from retrieval.encoder import load_encoder
     from retrieval.eval import eval_store, load_qrels, load_queries
-    from retrieval.index import SearchIndex, node_text
 
     cfg = config or DistillConfig()
     folder = Path(folder)
     qrels = load_qrels(folder, split)
     queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
-    g = eval_store(folder, store, embed=True, show_progress=show_progress)
+    st = eval_store(folder, store, embed=True, show_progress=show_progress)
     try:
+        g = backend_for(st)
         if is_student_folder(active_encoder(g)):
             deactivate(g, show_progress=show_progress)
         teacher_spec = resolve_encoder_spec(g, "teacher")
         bm25, _ = _score(g, queries, qrels, "bm25")
         t_dense, _ = _score(g, queries, qrels, "dense")
         t_hybrid, t_ms = _score(g, queries, qrels, "hybrid")
-        idx_folder = SearchIndex.folder_for(g)
-        assert idx_folder is not None
-        rows = [r.id for r in SearchIndex.load(idx_folder).rows if r is not None]
-        nodes = g.get_nodes(rows)
+        idx = g.index()
+        assert idx is not None  # an embedded store
+        rows = [r.id for r in idx.rows if r is not None]
+        nodes = st.get_nodes(rows)
         texts = [node_text(nodes[i]) for i in rows if i in nodes]
         teacher_dps = docs_per_second(load_encoder(teacher_spec), texts[:teacher_sample], min_seconds=5.0)
 
@@ -175,4 +149,4 @@ def distill_report(folder: str | Path, *, config: DistillConfig | None = None, s
             "config": main.manifest.get("config"),
         }
     finally:
-        g.close()
+        st.close()

@@ -8,33 +8,37 @@ their properties encoded as the online store encodes them, ``KGSource`` nodes an
 relationships with each source's contribution, ``KGKey`` identity keys, edges with their
 supporting sources, the version and user metadata) as CSV files, runs the importer that ships
 with the kgloom Neo4j build (:mod:`kg.neo4j.server`), and leaves a database that
-``kg neo4j start --data-dir DIR`` serves. Constraints and indexes are created when a store first
+``kg neo4j start --data-dir DIR`` serves. The store is read through the store contract only (its
+graph, sources and provenance: :meth:`~kg.store.base.GraphStore.node_supports`,
+:meth:`~kg.store.base.GraphStore.node_keys`, :meth:`~kg.store.base.GraphStore.edge_supports`),
+in three processes that each open the store from its folder. Constraints and indexes are created when a store first
 connects (:func:`kg.neo4j.schema.ensure_schema`); embeddings, for stores opened with
 ``?embed=true``, are computed on the first dense search.
 
     >>> from kg.neo4j.admin_import import import_store  # doctest: +SKIP
-    >>> import_store(SQLiteStore(".kg"), ".neo4j")  # doctest: +SKIP
+    >>> import_store(open_store(".kg"), ".neo4j")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import multiprocessing as mp
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from kg.errors import ConfigError, StoreError
 from kg.neo4j import schema as sch
 from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
+from kg.searchtext import SEARCHABLE, node_text, text_hash
+from kg.store import GraphStore, open_store
 from kg.store.merge import merge_props
 
 ARRAY_DELIMITER = "\x1e"  # between array elements in a CSV cell (record separator: not in real text)
@@ -88,10 +92,18 @@ class _Fixed:
         self.fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
         self.writer = csv.writer(self.fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self.writer.writerow(header)
+        self.rows = 0
 
-    def close(self) -> list[Path]:
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Write rows (by the C csv writer), counting them."""
+        counted = itertools.count()
+        self.writer.writerows(row for row, _ in zip(rows, counted, strict=False))
+        self.rows += next(counted)
+
+    def close(self) -> dict[Path, int]:
+        """Close the file; returns it with its row count."""
         self.fh.close()
-        return [self.path]
+        return {self.path: self.rows}
 
 
 class _Files:
@@ -100,8 +112,8 @@ class _Files:
 
     def __init__(self, folder: Path, prefix: str, fixed: list[str]) -> None:
         self.folder, self.prefix, self.fixed = folder, prefix, fixed
-        self.open: dict[tuple[tuple[str, str], ...], tuple[IO[str], Any]] = {}
-        self.paths: list[Path] = []
+        self.open: dict[tuple[tuple[str, str], ...], tuple[IO[str], Any, Path]] = {}
+        self.paths: dict[Path, int] = {}  # rows written to each file
         self.rows = 0
 
     def add(self, fixed: list[str], props: dict[str, Any]) -> None:
@@ -113,29 +125,35 @@ class _Files:
             fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
             w = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
             w.writerow([*self.fixed, *(f"{k}:{t}" for k, t in sig)])
-            got = self.open[sig] = (fh, w)
-            self.paths.append(path)
+            got = self.open[sig] = (fh, w, path)
+            self.paths[path] = 0
         got[1].writerow(fixed + [_cell(props[k]) for k in keys])
+        self.paths[got[2]] += 1
         self.rows += 1
 
-    def close(self) -> list[Path]:
-        for fh, _ in self.open.values():
+    def close(self) -> dict[Path, int]:
+        """Close the files; returns them with their row counts."""
+        for fh, _, _ in self.open.values():
             fh.close()
         self.open.clear()
         return self.paths
 
 
-def _rows(db: Any, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
-    cur = db.execute(sql)
-    while rows := cur.fetchmany(size):
-        yield from rows
+def _line_breaks(files: dict[Path, int]) -> bool:
+    """Whether a value in these CSV files (path -> rows written) holds a line break: then the file
+    has more lines than rows (the importer parses faster when told there are none)."""
+    for path, rows in files.items():
+        data = path.read_bytes()
+        if b"\r" in data or data.count(b"\n") != rows + 1:
+            return True
+    return False
 
 
-def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
+Part = tuple[list[Path], dict[str, int], bool]  # files written, counts, whether a value breaks a line
+
+
+def _node_files(src: GraphStore, out: Path) -> Part:
     """Graph nodes, sources and metadata."""
-    from retrieval.index import SEARCHABLE, node_text, text_hash
-
-    db = src.db
     nodes = _Files(out, "nodes", ["id:ID(Node)", ":LABEL"])
     for node in src.iter_nodes():
         ident(node.label)  # refuse a label Neo4j cannot carry, as the online store does
@@ -144,9 +162,7 @@ def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
         if node.label in SEARCHABLE and (text := node_text(node)):
             enc["_th"] = text_hash(text)
         nodes.add([node.id, f"{NODE}{ARRAY_DELIMITER}{node.label}"], enc)
-    derived = {r[0] for r in db.execute(
-        "SELECT DISTINCT s.path FROM edge_support es JOIN sources s ON s.id = es.source WHERE NOT EXISTS "
-        "(SELECT 1 FROM node_support ns WHERE ns.node_id = es.src AND ns.source = es.source)")}
+    derived = src.derived_sources()
     sources = _Files(out, "sources", ["path:ID(Source)", ":LABEL"])
     for s in src.sources():
         sources.add([s.path, SOURCE], {
@@ -155,46 +171,34 @@ def _node_files(src: Any, out: Path) -> tuple[list[Path], dict[str, int]]:
             "ingested_at": s.ingested_at, "derived": s.path in derived})
     meta = _Files(out, "meta", [":ID(Meta)", ":LABEL"])
     meta.add(["version", META], {"key": "version", "value": VERSION})
-    for key, value in db.execute("SELECT key, value FROM meta WHERE key LIKE 'user:%'"):
-        meta.add([key, META], {"key": key, "value": value})
-    files = [*nodes.close(), *sources.close(), *meta.close()]
-    return files, {"nodes": nodes.rows, "sources": sources.rows}
+    for key, value in src.user_meta().items():
+        meta.add(["user:" + key, META], {"key": "user:" + key, "value": dumps(value)})
+    parts = (nodes, sources, meta)
+    files = {p: n for f in parts for p, n in f.close().items()}
+    return list(files), {"nodes": nodes.rows, "sources": sources.rows}, _line_breaks(files)
 
 
-def _support_file(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
-    """``SUPPORTS`` relationships (each source's contribution to each node) and ``KGKey`` nodes,
-    formatted by SQLite and written by the C csv writer."""
-    from kg.store.sqlite import SUPPORT_PROPS_SQL, SQLiteStore
-
-    src = SQLiteStore(folder)
+def _support_file(folder: str, out: Path) -> Part:
+    """``SUPPORTS`` relationships (each source's contribution to each node) and ``KGKey`` nodes
+    (run in a second process, on its own connection to the store)."""
+    src = open_store(folder, create=False)
     try:
-        return _support_rows(src.db, out, SUPPORT_PROPS_SQL)
+        supports = _Fixed(out / "supports.csv", [":START_ID(Source)", ":END_ID(Node)", ":TYPE", "label:string",
+                                                 "stub:boolean", "props:string", "_v:long"])
+        supports.write((path, nid, SUPPORTS, label, "true" if stub else "false", props, VERSION)
+                       for nid, path, label, stub, props in src.node_supports())
+        keys = _Fixed(out / "keys.csv", [":ID(Key)", ":LABEL", "key:string", "node:string", "source:string", "_v:long"])
+        keys.write((f"k{i}", KEY, key, nid, path, VERSION) for i, (key, nid, path) in enumerate(src.node_keys(), 1))
+        files = {**supports.close(), **keys.close()}
+        return list(files), {"supports": supports.rows, "keys": keys.rows}, _line_breaks(files)
     finally:
         src.close()
 
 
-def _support_rows(db: Any, out: Path, support_props_sql: str) -> tuple[list[Path], dict[str, int]]:
-    supports = _Fixed(out / "supports.csv", [":START_ID(Source)", ":END_ID(Node)", ":TYPE", "label:string",
-                                             "stub:boolean", "props:string", "_v:long"])
-    supports.writer.writerows(db.execute(
-        f"SELECT s.path, ns.node_id, '{SUPPORTS}', ns.label, CASE WHEN ns.stub THEN 'true' ELSE 'false' END, "
-        f"{support_props_sql}, {VERSION} FROM node_support ns JOIN sources s ON s.id = ns.source "
-        "LEFT JOIN nodes n ON n.id = ns.node_id"))
-    keys = _Fixed(out / "keys.csv", [":ID(Key)", ":LABEL", "key:string", "node:string", "source:string", "_v:long"])
-    keys.writer.writerows(db.execute(
-        f"SELECT 'k' || row_number() OVER (), '{KEY}', nk.key, nk.node_id, s.path, {VERSION} FROM node_keys nk "
-        "JOIN sources s ON s.id = nk.source"))
-    n_sup, n_keys = db.execute("SELECT (SELECT COUNT(*) FROM node_support), (SELECT COUNT(*) FROM node_keys)").fetchone()
-    return [*supports.close(), *keys.close()], {"supports": n_sup, "keys": n_keys}
-
-
-def _edge_files(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
-    """Graph edges with their supporting sources (run in a second process on its own connection)."""
-    from kg.store.sqlite import SQLiteStore
-
-    src = SQLiteStore(folder)
+def _edge_files(folder: str, out: Path) -> Part:
+    """Graph edges with their supporting sources (run in a second process, on its own connection)."""
+    src = open_store(folder, create=False)
     try:
-        db = src.db
         edges = _Files(out, "edges", [":START_ID(Node)", ":END_ID(Node)", ":TYPE"])
         current: tuple[str, str, str] | None = None
         sup: dict[str, Any] = {}
@@ -207,38 +211,23 @@ def _edge_files(folder: str, out: Path) -> tuple[list[Path], dict[str, int]]:
                 enc["_v"], enc["_src"], enc["_sup"] = VERSION, sorted(sup), dumps(sup)
                 edges.add([current[0], current[2], current[1]], enc)
 
-        for s, t, d, path, props in _rows(db, "SELECT es.src, es.type, es.dst, so.path, es.props FROM edge_support es "
-                                              "JOIN sources so ON so.id = es.source ORDER BY es.src, es.type, es.dst"):
+        for s, t, d, path, props in src.edge_supports():  # grouped by edge
             if (s, t, d) != current:
                 flush()
                 current, sup = (s, t, d), {}
-            sup[path] = orjson.loads(props)
+            sup[path] = props
         flush()
-        return edges.close(), {"edges": edges.rows}
+        files = edges.close()
+        return list(files), {"edges": edges.rows}, _line_breaks(files)
     finally:
         src.close()
 
 
-def _needs_multiline(db: Any) -> bool:
-    """Whether any value written will hold a line break (the importer parses faster without them).
-    Properties are JSON in the store, where a line break is the escape ``\\n`` or ``\\r``; a
-    literal backslash-n also matches, which only costs speed."""
-    esc = "instr(props, char(92) || 'n') OR instr(props, char(92) || 'r')"
-    raw = "instr({0}, char(10)) OR instr({0}, char(13))"
-    return bool(db.execute(
-        f"SELECT EXISTS(SELECT 1 FROM nodes WHERE {esc}) OR EXISTS(SELECT 1 FROM edges WHERE {esc}) OR "
-        f"EXISTS(SELECT 1 FROM sources WHERE {raw.format('path')} OR {raw.format('reader')} OR "
-        f"{raw.format('ingested_at')}) OR EXISTS(SELECT 1 FROM nodes WHERE {raw.format('id')}) OR "
-        f"EXISTS(SELECT 1 FROM node_keys WHERE {raw.format('key')})").fetchone()[0])
-
-
-def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Write ``src`` (an embedded :class:`~kg.store.sqlite.SQLiteStore`) as importer CSV files into
-    ``folder`` (nodes and supports here, edges in a second process); returns counts and the
-    ``--nodes``/``--relationships`` arguments."""
-    from kg.store.sqlite import SQLiteStore
-
-    if not isinstance(src, SQLiteStore):
+def write_csv(src: GraphStore, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``src`` (an embedded store: the parts written in other processes reopen it from its
+    folder) as importer CSV files into ``folder`` (nodes here, supports and edges in two more
+    processes); returns counts and the ``--nodes``/``--relationships`` arguments."""
+    if src.folder is None:
         raise ConfigError("the bulk importer reads an embedded store; copy Neo4j to Neo4j with kg export --to")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -246,18 +235,18 @@ def write_csv(src: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
         # three parts of about equal time: edges, supports + keys (forked, own connections), nodes
         rels = pool.submit(_edge_files, str(src.folder), out)
         sups = pool.submit(_support_file, str(src.folder), out)
-        node_files, counts = _node_files(src, out)
-        support_files, support_counts = sups.result()
-        rel_files, rel_counts = rels.result()
+        node_files, counts, node_breaks = _node_files(src, out)
+        support_files, support_counts, support_breaks = sups.result()
+        rel_files, rel_counts, rel_breaks = rels.result()
         node_files.append(support_files[1])  # KGKey nodes
         rel_files.insert(0, support_files[0])
-        multiline = _needs_multiline(src.db)
+    multiline = node_breaks or support_breaks or rel_breaks
     return {**counts, **support_counts, **rel_counts, "multiline": multiline,
             "args": [f"--multiline-fields={'true' if multiline else 'false'}",
                      *(f"--nodes={p}" for p in node_files), *(f"--relationships={p}" for p in rel_files)]}
 
 
-def import_store(src: Any, data_dir: str | os.PathLike[str], *, overwrite: bool = False,
+def import_store(src: GraphStore, data_dir: str | os.PathLike[str], *, overwrite: bool = False,
                  heap: str | None = None, timeout: float = 3600) -> dict[str, Any]:
     """Load ``src`` into a new ``neo4j`` database under ``data_dir`` (a :class:`~kg.neo4j.server.
     Neo4jServer` data folder, not being served); returns counts and seconds.

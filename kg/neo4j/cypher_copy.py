@@ -15,102 +15,20 @@ a copy interrupted by a lost connection is finished by running it again, without
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from kg.errors import ConfigError
 from kg.model import Edge, Node
 from kg.neo4j import schema as sch
-from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
+from kg.neo4j.schema import KEY, NODE, SOURCE, SUPPORTS, dumps, encode_props, ident
+from kg.neo4j.store import Neo4jStore
 from kg.store.base import GraphStore
 from kg.store.merge import EdgeKey
-from kg.store.sqlite import SUPPORT_PROPS_SQL
-
-if TYPE_CHECKING:
-    from kg.neo4j.store import Neo4jStore
+from kg.store.provenance import NodeKey
 
 Progress = Callable[[str, int], None]
-NodeSupport = tuple[str, str, bool, str]  # (source path, label, stub, props as JSON)
-
-
-class _SQLiteSupports:
-    """Provenance rows of an embedded store (its support tables)."""
-
-    def __init__(self, store: Any) -> None:
-        self.db = store.db
-
-    def _in(self, sql: str, ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        for i in range(0, len(ids), 900):
-            part = ids[i:i + 900]
-            yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
-
-    def node_supports(self, ids: Sequence[str]) -> dict[str, list[NodeSupport]]:
-        out: dict[str, list[NodeSupport]] = {}
-        for nid, path, label, stub, props in self._in(
-                f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
-                "JOIN sources s ON s.id = ns.source LEFT JOIN nodes n ON n.id = ns.node_id "
-                "WHERE ns.node_id IN ({})", ids):
-            out.setdefault(nid, []).append((path, label, bool(stub), props))
-        return out
-
-    def keys(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
-        return [tuple(r) for r in self._in(
-            "SELECT nk.key, nk.node_id, s.path FROM node_keys nk JOIN sources s ON s.id = nk.source "
-            "WHERE nk.node_id IN ({})", ids)]
-
-    def edge_supports(self, keys: set[EdgeKey]) -> dict[EdgeKey, dict[str, Any]]:
-        out: dict[EdgeKey, dict[str, Any]] = {}
-        for s, t, d, path, props in self._in(
-                "SELECT es.src, es.type, es.dst, s.path, es.props FROM edge_support es "
-                "JOIN sources s ON s.id = es.source WHERE es.src IN ({})", sorted({k[0] for k in keys})):
-            if (s, t, d) in keys:
-                out.setdefault((s, t, d), {})[path] = orjson.loads(props)
-        return out
-
-    def user_meta(self) -> dict[str, Any]:
-        return {k[5:]: orjson.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'user:%'")}
-
-
-class _Neo4jSupports:
-    """Provenance rows of another Neo4j store."""
-
-    def __init__(self, store: Neo4jStore) -> None:
-        self.store = store
-
-    def node_supports(self, ids: Sequence[str]) -> dict[str, list[NodeSupport]]:
-        out: dict[str, list[NodeSupport]] = {}
-        for r in self.store._read(f"UNWIND $ids AS id MATCH (s:{SOURCE})-[r:{SUPPORTS}]->(:{NODE} {{id: id}}) "
-                                  "RETURN id, s.path AS p, r.label AS l, r.stub AS st, r.props AS pr", ids=list(ids)):
-            out.setdefault(r["id"], []).append((r["p"], r["l"], bool(r["st"]), r["pr"]))
-        return out
-
-    def keys(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
-        return [(r["k"], r["n"], r["s"]) for r in self.store._read(
-            f"UNWIND $ids AS id MATCH (k:{KEY} {{node: id}}) RETURN k.key AS k, k.node AS n, k.source AS s",
-            ids=list(ids))]
-
-    def edge_supports(self, keys: set[EdgeKey]) -> dict[EdgeKey, dict[str, Any]]:
-        return {(r["k"][0], r["k"][1], r["k"][2]): orjson.loads(r["sup"]) for r in self.store._read(
-            f"UNWIND $rows AS row MATCH (a:{NODE} {{id: row[0]}}) MATCH (b:{NODE} {{id: row[2]}}) CALL (a, b, row) {{ "
-            "MATCH (a)-[r]->(b) WHERE type(r) = row[1] RETURN r } RETURN row AS k, r._sup AS sup",
-            rows=[list(k) for k in keys])}
-
-    def user_meta(self) -> dict[str, Any]:
-        return {r["k"][5:]: orjson.loads(r["v"]) for r in self.store._read(
-            f"MATCH (m:{META}) WHERE m.key STARTS WITH 'user:' RETURN m.key AS k, m.value AS v")}
-
-
-def _supports_of(src: GraphStore) -> Any:
-    from kg.neo4j.store import Neo4jStore
-    from kg.store.sqlite import SQLiteStore
-
-    if isinstance(src, SQLiteStore):
-        return _SQLiteSupports(src)
-    if isinstance(src, Neo4jStore):
-        return _Neo4jSupports(src)
-    raise ConfigError(f"cannot copy the provenance of a {type(src).__name__}")
+Support = tuple[str, str, bool, str]  # (source path, label, stub, props as JSON)
 
 
 def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
@@ -124,8 +42,8 @@ def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _write_nodes(tx: Any, dst: Neo4jStore, nodes: list[Node], sups: dict[str, list[NodeSupport]],
-                 keys: list[tuple[str, str, str]], version: int) -> None:
+def _write_nodes(tx: Any, dst: Neo4jStore, nodes: list[Node], sups: dict[str, list[Support]],
+                 keys: list[NodeKey], version: int) -> None:
     ids = [n.id for n in nodes]
     state = sch.node_state(dst, tx, ids, None)
     sch.upsert_nodes(dst, tx, [(n.id, n.label, n.properties, state.get(n.id)) for n in nodes], version)
@@ -171,26 +89,20 @@ def _mark_derived(tx: Any, dst: Neo4jStore) -> None:
 
 def copy_store(src: GraphStore, url: str, *, replace: bool = False, batch: int = 5000,
                progress: Progress | None = None) -> dict[str, Any]:
-    """Copy ``src`` (embedded or Neo4j) into the Neo4j store at ``url``; returns counts and seconds.
+    """Copy ``src`` (any store: its graph and provenance are read through the store contract) into
+    the Neo4j store at ``url``; returns counts and seconds.
 
     The target must be empty, or hold an earlier copy of the same sources (then it is brought in
     step); other content is refused unless ``replace=True``, which clears the target first.
     """
-    from kg.neo4j.store import Neo4jStore
-    from kg.store import open_store
-
-    reader = _supports_of(src)
-    dst = open_store(url)
+    dst = Neo4jStore(url)  # refuses any other URL
     try:
-        if not isinstance(dst, Neo4jStore):
-            raise ConfigError("copy_store copies into a Neo4j store: give a neo4j:// or bolt:// URL")
-        return _copy(src, dst, reader, replace=replace, batch=batch, progress=progress)
+        return _copy(src, dst, replace=replace, batch=batch, progress=progress)
     finally:
         dst.close()
 
 
-def _copy(src: GraphStore, dst: Neo4jStore, reader: Any, *, replace: bool, batch: int,
-          progress: Progress | None) -> dict[str, Any]:
+def _copy(src: GraphStore, dst: Neo4jStore, *, replace: bool, batch: int, progress: Progress | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     sources = src.sources()
     paths = [s.path for s in sources]
@@ -215,7 +127,10 @@ def _copy(src: GraphStore, dst: Neo4jStore, reader: Any, *, replace: bool, batch
                                    "derived": False}} for s in sources])
     for nodes in _chunks(src.iter_nodes(), batch):
         ids = [n.id for n in nodes]
-        sups, keys = reader.node_supports(ids), reader.keys(ids)
+        sups: dict[str, list[Support]] = {}
+        for nid, path, label, stub, props in src.node_supports(ids):
+            sups.setdefault(nid, []).append((path, label, stub, props))
+        keys = list(src.node_keys(ids))
         dst._write_tx("copying nodes", _write_nodes, dst, nodes, sups, keys, version)
         counts["nodes"] += len(nodes)
         counts["supports"] += sum(len(v) for v in sups.values())
@@ -223,13 +138,15 @@ def _copy(src: GraphStore, dst: Neo4jStore, reader: Any, *, replace: bool, batch
         if progress:
             progress("nodes", counts["nodes"])
     for edges in _chunks(src.iter_edges(), batch):
-        esups = reader.edge_supports({(e.source, e.type, e.target) for e in edges})
+        esups: dict[EdgeKey, dict[str, Any]] = {}
+        for a, t, b, path, eprops in src.edge_supports({(e.source, e.type, e.target) for e in edges}):
+            esups.setdefault((a, t, b), {})[path] = eprops
         dst._write_tx("copying edges", _write_edges, dst, edges, esups, version, fresh)
         counts["edges"] += len(edges)
         if progress:
             progress("edges", counts["edges"])
     counts["stale_removed"] = dst._write_tx("removing stale rows", _sweep, dst, version, paths)
     dst._write_tx("marking derived sources", _mark_derived, dst)
-    for key, value in reader.user_meta().items():
+    for key, value in src.user_meta().items():
         dst.set_meta(key, value)
     return {**counts, "seconds": round(time.perf_counter() - t0, 3)}

@@ -19,7 +19,6 @@ edge's supporting sources and what each contributed, JSON).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -31,7 +30,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import orjson
 
 from kg.errors import ConfigError, StoreError
-from kg.model import Label, Node
+from kg.model import Node
+from kg.searchtext import SEARCHABLE, node_text, text_hash
 from kg.store.merge import merge_props
 
 NODE = "KGNode"
@@ -44,8 +44,8 @@ INTERNAL_LABELS = (NODE, SOURCE, KEY, TOMBSTONE, META)
 
 FULLTEXT_INDEX = "kg_fulltext"
 VECTOR_INDEX = "kg_embedding"
-# the labels and fields full-text search covers (the searchable labels of retrieval.index.SEARCHABLE)
-FULLTEXT_LABELS = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC)
+# the labels and fields full-text search covers
+FULLTEXT_LABELS = SEARCHABLE
 FULLTEXT_FIELDS = ("title", "abstract", "text", "name", "description", "label")
 FULLTEXT_ANALYZER = "english"  # Porter stems + the same 33 stopwords as retrieval.tokenize
 VECTOR_DIMS = 384
@@ -215,6 +215,8 @@ def parse_url(url: str) -> Neo4jOptions:
     False
     """
     parts = urlsplit(url)
+    if parts.scheme.split("+")[0] not in ("neo4j", "bolt"):
+        raise ConfigError(f"not a Neo4j store URL: {url!r}; use neo4j://, bolt:// (or their +s, +ssc forms)")
     if not parts.hostname:
         raise ConfigError(f"no host in Neo4j store URL {url!r}")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -276,8 +278,10 @@ def label_of(labels: Iterable[str]) -> str:
     return min((x for x in labels if x != NODE), default="")
 
 
-def text_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+def vectors(enc: Any, nodes: list[Node]) -> list[list[float] | None]:
+    """Embeddings of the nodes' searchable text (None for an all-zero vector: cosine cannot index it)."""
+    mat = enc.encode([node_text(n) for n in nodes])
+    return [row.tolist() if bool(row.any()) else None for row in mat]
 
 
 def run(tx: Any, query: str, **params: Any) -> list[Any]:
@@ -325,10 +329,8 @@ def edge_sups(store: Any, tx: Any, keys: Sequence[EdgeKey]) -> dict[EdgeKey, dic
 def upsert_nodes(store: Any, tx: Any, rows: list[tuple[str, str, dict[str, Any], NodeState | None]],
                  version: int) -> None:
     """Write nodes ``(id, label, merged props, stored state or None)``: CREATE the absent ones, SET
-    the others; an embedding is kept while the node's text is unchanged (computed here with
-    ``embed=true``, else later by ``sync_embeddings``)."""
-    from retrieval.index import SEARCHABLE, node_text
-
+    the others; an embedding is kept while the node's text is unchanged (computed here when the
+    store embeds on write, else later by :func:`kg.neo4j.embeddings.sync_embeddings`)."""
     by_label: dict[tuple[str, bool], list[dict[str, Any]]] = {}
     relabel: dict[str, list[str]] = {}
     todo: list[tuple[dict[str, Any], Node]] = []
@@ -343,15 +345,13 @@ def upsert_nodes(store: Any, tx: Any, rows: list[tuple[str, str, dict[str, Any],
                 th = enc["_th"] = text_hash(text)
         keep = st is not None and st.has_emb and th is not None and st.th == th
         row = {"id": nid, "props": enc, "keep": keep, "emb": None}
-        if th is not None and not keep and store.options.embed:
+        if th is not None and not keep and store.embeds_on_write:
             todo.append((row, node))
         by_label.setdefault((label, st is not None), []).append(row)
         for old in st.labels if st else ():
             if old not in (label, NODE):
                 relabel.setdefault(old, []).append(nid)
     if todo:
-        from kg.neo4j.search import vectors
-
         for (row, _), vec in zip(todo, vectors(store.encoder, [n for _, n in todo]), strict=True):
             row["emb"] = vec
     for old, ids in sorted(relabel.items()):

@@ -1,13 +1,13 @@
-"""Search inside Neo4j: the full-text index (BM25 leg) and the vector index (dense leg), fused
-by the same fusion (retrieval.fusion) and filtered by the same :class:`retrieval.filters.Filters` as
-the embedded store (:func:`retrieval.hybrid.search` hands over to :func:`search_legs`).
+"""Search inside Neo4j: the full-text index (BM25 leg) and the vector index (dense leg), behind the
+same search backend contract as the embedded store's index (:class:`Neo4jSearch`; see
+:mod:`retrieval.backends`), so :func:`retrieval.hybrid.search` fuses them the same way.
 
 Rows map to results as in the embedded index: a chunk counts as its parent (``parent``), keeping
-its best rank. Filters are applied inside each leg before the top-k cut: the full-text leg filters
-the index's ranked stream; a filtered dense leg scores the filtered nodes exactly with
-``vector.similarity.cosine`` (the vector index cannot filter), an unfiltered one asks the index.
-User text reaches Lucene escaped and as a parameter, never as Cypher text. The embeddings the
-vector index needs are kept in step here too (:func:`sync_embeddings`).
+its best rank. Filters (:class:`kg.query.Filters`) are applied inside each leg before the top-k
+cut: the full-text leg filters the index's ranked stream; a filtered dense leg scores the filtered
+nodes exactly with ``vector.similarity.cosine`` (the vector index cannot filter), an unfiltered one
+asks the index. User text reaches Lucene escaped and as a parameter, never as Cypher text. The
+embeddings the vector index needs are kept in step by :mod:`kg.neo4j.embeddings`.
 """
 
 from __future__ import annotations
@@ -15,32 +15,23 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from kg.errors import ConfigError
 from kg.ids import fold
-from kg.model import Label, Node, Rel
-from kg.neo4j.schema import (
-    FULLTEXT_INDEX,
-    NODE,
-    SOURCE,
-    SUPPORTS,
-    VECTOR_DIMS,
-    VECTOR_INDEX,
-    decode_props,
-    label_of,
-    schema_statements,
-)
-from retrieval.filters import Filters
-from retrieval.types import SearchResult
+from kg.model import Label, Rel, caption
+from kg.neo4j.schema import FULLTEXT_INDEX, NODE, SOURCE, SUPPORTS, VECTOR_INDEX, decode_props
+from kg.query import Filters, Ranking
+from kg.searchtext import CATEGORY_EDGES
 
 if TYPE_CHECKING:
     from kg.neo4j.store import Neo4jStore
+    from kg.store.base import GraphStore
 
+Row = tuple[str, str, float]  # a matched node, its result (a chunk's parent) and the leg's score
 _SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|TO)\b")
-CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
 
 _TARGET = (f"WITH n, score, CASE WHEN n:{Label.CHUNK} AND n.parent IS NOT NULL THEN n.parent ELSE n.id END AS tid "
            f"OPTIONAL MATCH (t:{NODE} {{id: tid}}) WITH n, score, tid, t ")
@@ -53,13 +44,6 @@ def lucene_escape(text: str) -> str:
     'C\\\\+\\\\+ and title\\\\:\\\\"graphs\\\\"'
     """
     return _OPERATORS.sub(lambda m: m.group(0).lower(), _SPECIAL.sub(r"\\\1", text))
-
-
-@dataclass(frozen=True, slots=True)
-class _Targets:
-    """What :func:`retrieval.graph_leg.graph_leg` needs of an index: the searchable result ids."""
-
-    targets: frozenset[str]
 
 
 def _cached(store: Neo4jStore, key: str, build: Any) -> Any:
@@ -76,8 +60,8 @@ def _matching(store: Neo4jStore, kind: str, wanted: Any) -> list[str]:
     def load() -> list[tuple[str, str]]:
         pat = f"(x:{NODE})-[:{Rel.AUTHORED}]->(:{NODE})" if kind == "authors" else \
             f"(:{NODE})-[:{'|'.join(CATEGORY_EDGES)}]->(x:{NODE})"
-        rows = store._read(f"MATCH {pat} RETURN DISTINCT x.id AS id, x.name AS name, x.label AS label")
-        return [(r["id"], fold(str(r["name"] or r["label"] or r["id"]))) for r in rows]
+        rows = store._read(f"MATCH {pat} WITH DISTINCT x RETURN x.id AS id, x {{.*, embedding: null}} AS p")
+        return [(r["id"], fold(caption(decode_props(r["p"]), r["id"]))) for r in rows]
 
     folded = [fold(w) for w in wanted]
     return sorted(key for key, name in _cached(store, "names_" + kind, load)
@@ -112,34 +96,18 @@ def filter_clause(store: Neo4jStore, filters: Filters | None) -> tuple[str, dict
     return " AND ".join(f"({c})" for c in conds), p
 
 
-def _aggregate(rows: list[Any], limit: int) -> tuple[list[str], dict[str, float], dict[str, list[str]]]:
-    """Rows (best first) -> result ids keeping each result's best score; also the chunks that matched."""
-    order: list[str] = []
-    best: dict[str, float] = {}
-    chunks: dict[str, list[str]] = {}
-    for r in rows:
-        t = r["tid"]
-        if r["id"] != t:
-            chunks.setdefault(t, []).append(r["id"])
-        if t not in best:
-            best[t] = float(r["score"])
-            order.append(t)
-            if len(order) >= limit:
-                break
-    return order, best, chunks
-
-
-def _bm25_leg(store: Neo4jStore, query: str, where: str, params: dict[str, Any], n: int) -> list[Any]:
+def _bm25_rows(store: Neo4jStore, query: str, where: str, params: dict[str, Any], n: int) -> list[Row]:
     q = lucene_escape(query)
     if not re.search(r"\w", query):
         return []
     opts = {} if params else {"limit": n}  # unfiltered: let Lucene cut; filtered: filter its stream
-    return store._read(f"CALL db.index.fulltext.queryNodes($index, $q, $opts) YIELD node AS n, score {_TARGET}"
+    rows = store._read(f"CALL db.index.fulltext.queryNodes($index, $q, $opts) YIELD node AS n, score {_TARGET}"
                        f"WHERE {where} RETURN n.id AS id, tid, score ORDER BY score DESC, id LIMIT $rows",
                        "full-text search", index=FULLTEXT_INDEX, q=q, opts=opts, rows=n, **params)
+    return [(r["id"], r["tid"], float(r["score"])) for r in rows]
 
 
-def _dense_leg(store: Neo4jStore, vec: list[float], where: str, params: dict[str, Any], n: int) -> list[Any]:
+def _dense_rows(store: Neo4jStore, vec: list[float], where: str, params: dict[str, Any], n: int) -> list[Row]:
     if params:  # exact scores over the filtered nodes
         rows = store._read(f"MATCH (n:{NODE}) WHERE n.embedding IS NOT NULL WITH n, 0.0 AS score {_TARGET}"
                            f"WHERE {where} WITH n, tid, vector.similarity.cosine(n.embedding, $vec) AS score "
@@ -150,7 +118,7 @@ def _dense_leg(store: Neo4jStore, vec: list[float], where: str, params: dict[str
                            "RETURN n.id AS id, tid, score ORDER BY score DESC, id",
                            "vector search", index=VECTOR_INDEX, vec=vec, rows=n)
     # Neo4j reports cosine similarity as (1 + cos) / 2; give back the cosine like the embedded store
-    return [{"id": r["id"], "tid": r["tid"], "score": 2.0 * float(r["score"]) - 1.0} for r in rows]
+    return [(r["id"], r["tid"], 2.0 * float(r["score"]) - 1.0) for r in rows]
 
 
 def _targets(store: Neo4jStore, where: str, params: dict[str, Any]) -> set[str]:
@@ -159,143 +127,67 @@ def _targets(store: Neo4jStore, where: str, params: dict[str, Any]) -> set[str]:
     return {r["tid"] for r in rows}
 
 
-def search_legs(store: Neo4jStore, g: Any, query: str, k: int, *, mode: str, filters: Filters | None = None,
-                config: Any = None, explain: bool = False) -> SearchResult:
-    """Search ``store`` like :func:`retrieval.hybrid.search` does an embedded store; same result type."""
-    from retrieval.hybrid import MODES, SearchConfig, make_hits
+class Where(NamedTuple):
+    """Filters as a Cypher predicate over ``n``, ``tid`` and ``t`` (see :func:`filter_clause`)."""
 
-    if mode not in MODES:
-        raise ConfigError(f"unknown search mode {mode!r}; known: {', '.join(MODES)}")
-    if isinstance(filters, dict):
-        filters = Filters(**filters)
-    cfg = config or SearchConfig()
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if store.embed_enabled and mode != "bm25":
-        store.sync_embeddings()
-    where, params = filter_clause(store, filters)
-    timings["load"] = (time.perf_counter() - t0) * 1000
-    depth = max(cfg.depth, k)
-    rankings: dict[str, list[str]] = {}
-    leg_scores: dict[str, dict[str, float]] = {}
-    chunks: dict[str, list[str]] = {}
-    if mode in ("bm25", "hybrid", "hybrid+graph"):
+    clause: str
+    params: dict[str, Any]
+
+
+class Neo4jSearch:
+    """The search backend of a Neo4j store (the contract: :class:`retrieval.backends.SearchBackend`).
+
+    ``load_encoder`` (spec -> encoder) is handed to the store (:meth:`Neo4jStore.use_encoder
+    <kg.neo4j.store.Neo4jStore.use_encoder>`), which embeds with it; rows per leg are fetched three
+    times deeper than the results wanted, since chunk rows collapse into their parents.
+    """
+
+    no_embeddings = ("this store keeps no embeddings; open it with ?embed=true "
+                     "(pip install 'kgloom[embeddings]') or use ?encoder=hash for tests")
+
+    def __init__(self, store: GraphStore, load_encoder: Callable[[str], Any]) -> None:
+        self.store = cast("Neo4jStore", store)  # a store whose search_engine is "neo4j"
+        self.store.use_encoder(load_encoder)
+
+    def index(self, *, sync: bool = False) -> None:
+        """None: the indexes are inside the database."""
+        return None
+
+    def prepare(self, filters: Filters | None, *, dense: bool) -> Where:
+        """Embed what changed (when the search has a dense leg) and translate ``filters`` to Cypher."""
+        if dense and self.store.embed_enabled:
+            self.store.sync_embeddings()
+        return Where(*filter_clause(self.store, filters))
+
+    def query_encoder(self, where: Where) -> Any:
+        """The store's encoder (None when it keeps no embeddings)."""
+        return self.store.encoder if self.store.embed_enabled else None
+
+    def bm25(self, query: str, depth: int, where: Where) -> Ranking:
+        """The full-text leg."""
+        return Ranking.collapse(_bm25_rows(self.store, query, where.clause, where.params, depth * 3), depth)
+
+    def dense(self, vector: Any, depth: int, where: Where) -> Ranking:
+        """The vector leg (nothing for an all-zero query vector: cosine is undefined)."""
+        rows = _dense_rows(self.store, vector.tolist(), where.clause, where.params, depth * 3) if vector.any() else []
+        return Ranking.collapse(rows, depth)
+
+    def candidates(self, where: Where) -> tuple[Collection[str], set[str] | None]:
+        """Every searchable result id, and those ``where`` lets through (None: no filter)."""
+        every = _cached(self.store, "targets", lambda: frozenset(_targets(self.store, "true", {})))
+        return every, (_targets(self.store, where.clause, where.params) if where.params else None)
+
+    def sync_index(self, embed: bool | None = None, *, encoder: str | None = None, show_progress: bool = False,
+                   progress: Any = None, timings: dict[str, float] | None = None) -> None:
+        """Embed the searchable nodes changed since the last sync (unless ``embed`` is False);
+        ``timings["embed"]`` is added the seconds spent."""
+        if encoder is not None:
+            raise ConfigError("a Neo4j store's encoder is chosen by its URL (?encoder=...), then reembed()")
+        if embed is False:
+            return
         t = time.perf_counter()
-        rankings["bm25"], leg_scores["bm25"], c = _aggregate(_bm25_leg(store, query, where, params, depth * 3), depth)
-        chunks.update(c)
-        timings["bm25"] = (time.perf_counter() - t) * 1000
-    if mode in ("dense", "hybrid", "hybrid+graph"):
-        if not store.embed_enabled:
-            if mode == "dense":
-                raise ConfigError("this store keeps no embeddings; open it with ?embed=true "
-                                  "(pip install 'kgloom[embeddings]') or use ?encoder=hash for tests")
-        else:
-            t = time.perf_counter()
-            qv = store.encoder.encode_query(query)
-            timings["encode"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            rows = _dense_leg(store, qv.tolist(), where, params, depth * 3) if qv.any() else []
-            rankings["dense"], leg_scores["dense"], c = _aggregate(rows, depth)
-            for key, v in c.items():
-                chunks.setdefault(key, v)
-            timings["dense"] = (time.perf_counter() - t) * 1000
-    t = time.perf_counter()
-    fused = cfg.fuse(rankings, leg_scores, max(k, cfg.graph_seeds) if mode == "hybrid+graph" else k)
-    if mode == "hybrid+graph" and fused:
-        from retrieval.graph_leg import graph_leg
-
-        every = _cached(store, "targets", lambda: frozenset(_targets(store, "true", {})))
-        allowed = _targets(store, where, params) if params else None
-        ranked = graph_leg(g, [f.id for f in fused[: cfg.graph_seeds]], _Targets(every),  # type: ignore[arg-type]
-                           allowed=allowed, limit=depth)
-        if ranked:
-            rankings["graph"] = [nid for nid, _ in ranked]
-            leg_scores["graph"] = dict(ranked)
-            fused = cfg.fuse(rankings, leg_scores, k)
-    timings["fuse"] = (time.perf_counter() - t) * 1000
-    top = fused[:k]
-    chunk_ids = {f.id: chunks.get(f.id, [])[: cfg.passages] for f in top}
-    hits = make_hits(store, top, chunk_ids, leg_scores, explain=explain, fusion=cfg.fusion)
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    return SearchResult(query, mode, hits, timings)
-
-
-# -- embeddings for the vector index ------------------------------------------------------------------
-ENCODERS: dict[str, Any] = {}  # one loaded model per process and spec
-_PAGE = 5000
-
-
-def store_encoder(store: Neo4jStore) -> Any:
-    """The store's encoder, loaded once per process, checked against the store on first use."""
-    spec = store.encoder_spec
-    enc = ENCODERS.get(spec)
-    if enc is None:
-        from retrieval.encoder import load_encoder
-
-        enc = ENCODERS[spec] = load_encoder(spec)
-    if not store._caches.get("encoder_checked"):
-        check_encoder(store, enc)
-        store._caches["encoder_checked"] = True
-    return enc
-
-
-def check_encoder(store: Neo4jStore, enc: Any) -> None:
-    """Refuse an encoder other than the one the stored embeddings came from; size the vector index."""
-    recorded = store._internal_meta("encoder")
-    has_emb = bool(store._read(f"MATCH (n:{NODE}) WHERE n.embedding IS NOT NULL RETURN 1 LIMIT 1"))
-    if recorded and recorded != enc.name and has_emb:
-        raise ConfigError(f"this Neo4j store was embedded with encoder {recorded!r}; open it with "
-                          f"?encoder={recorded} or call reembed() after opening with ?encoder={enc.name}")
-    got = store._read("SHOW INDEXES YIELD name, options WHERE name = $n RETURN options", n=VECTOR_INDEX)
-    dims = int(got[0]["options"]["indexConfig"]["vector.dimensions"]) if got else VECTOR_DIMS
-    if dims != enc.dim:
-        if has_emb and recorded == enc.name:
-            raise ConfigError(f"vector index has {dims} dimensions, encoder {enc.name!r} {enc.dim}")
         try:
-            with store._session() as s:
-                s.run(f"DROP INDEX {VECTOR_INDEX} IF EXISTS").consume()
-                s.run(schema_statements(enc.dim)[VECTOR_INDEX]).consume()
-                s.run("CALL db.awaitIndexes(300)").consume()
-        except store._errors as e:
-            raise store._translate(e, "recreating the vector index") from e
-    if recorded != enc.name:
-        store._set_internal_meta("encoder", enc.name)
-
-
-def vectors(enc: Any, nodes: list[Node]) -> list[list[float] | None]:
-    """Embeddings of the nodes' searchable text (None for an all-zero vector: cosine cannot index it)."""
-    from retrieval.index import node_text
-
-    mat = enc.encode([node_text(n) for n in nodes])
-    return [row.tolist() if bool(row.any()) else None for row in mat]
-
-
-def sync_embeddings(store: Neo4jStore, *, force: bool = False) -> int:
-    """Embed the searchable nodes changed since the last sync (all with ``force``); returns how many."""
-    if not store.embed_enabled:
-        return 0
-    version = store.version()
-    done = int(store._internal_meta("embedded_version") or 0)
-    if not force and done >= version:
-        return 0
-    enc = store.encoder
-    since = -1 if force else done
-    n = 0
-    after = ""
-    while True:
-        rows = store._read(
-            f"MATCH (n:{NODE}) WHERE n._v > $since AND n._th IS NOT NULL AND n.id > $after "
-            "AND ($force OR n.embedding IS NULL) RETURN n.id AS id, labels(n) AS labels, "
-            "n {.*, embedding: null} AS p ORDER BY n.id LIMIT $page",
-            since=since, after=after, force=force, page=_PAGE)
-        if not rows:
-            break
-        after = rows[-1]["id"]
-        vecs = vectors(enc, [Node(r["id"], label_of(r["labels"]), decode_props(r["p"])) for r in rows])
-        data = [{"id": r["id"], "th": r["p"]["_th"], "emb": v} for r, v in zip(rows, vecs, strict=True)]
-        store._write_tx("storing embeddings", lambda tx, d: tx.run(
-            f"UNWIND $rows AS row MATCH (n:{NODE} {{id: row.id}}) WHERE n._th = row.th "
-            "SET n.embedding = row.emb", rows=d).consume(), data)
-        n += len(rows)
-    store._set_internal_meta("embedded_version", version)
-    return n
+            self.store.sync_embeddings()
+        finally:
+            if timings is not None:
+                timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t

@@ -8,9 +8,11 @@ fails because the connection dropped is retried for ``retry`` seconds and then r
 again converges to the same graph (no duplicates).
 
 Embeddings (``embedding``, LIST<FLOAT>, vector index ``kg_embedding``) of searchable nodes are
-computed with :func:`retrieval.encoder.load_encoder`: during writes with ``?embed=true``, else in
-batches by :meth:`Neo4jStore.sync_embeddings` (called before a search); ``?embed=false`` turns
-them off.
+computed with the encoder the store is given from above (:meth:`Neo4jStore.use_encoder`; opening
+the store through :class:`kg.KnowledgeGraph` or :func:`retrieval.backends.backend_for` gives it
+:func:`retrieval.encoder.load_encoder`): during writes with ``?embed=true``, else in batches by
+:meth:`Neo4jStore.sync_embeddings` (called before a dense search); ``?embed=false`` turns them
+off. See :mod:`kg.neo4j.embeddings`.
 
 >>> store = Neo4jStore("neo4j://neo4j:secret@localhost:7687?encoder=hash")  # doctest: +SKIP
 """
@@ -22,12 +24,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from kg.errors import KGError, StoreConnectionError, StoreError, require
+import orjson
+
+from kg.errors import ConfigError, KGError, StoreConnectionError, StoreError, require
 from kg.model import Edge, Node, ReadResult
 from kg.neo4j import schema as sch
 from kg.neo4j.schema import KEY, META, NODE, SOURCE, SUPPORTS, TOMBSTONE, decode_props, dumps, loads
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.merge import EdgeKey, collapse, remap, resolve_ids
+from kg.store.provenance import EdgeSupport, NodeKey, NodeSupport
 
 _Support = tuple[set[str], dict[EdgeKey, dict[str, Any]], set[tuple[str, str]]]  # what one source supports
 _PAGE = 5000
@@ -36,13 +41,21 @@ _PAGE = 5000
 class Neo4jStore(GraphStore):
     """A knowledge graph in a Neo4j 5 database; see the module docstring and ``docs/neo4j.md``."""
 
+    search_engine = "neo4j"
+    runs_cypher = True
+
     def __init__(self, url: str) -> None:
         self._neo4j = require("neo4j", "neo4j", "the Neo4j store")
         self.options = sch.parse_url(url)
         self.url = self.options.display
         self._caches: dict[str, Any] = {}
+        self._load_encoder: Callable[[str], Any] | None = None
         ex = self._neo4j.exceptions
         self._errors: tuple[type[BaseException], ...] = (ex.Neo4jError, ex.DriverError, OSError)
+        self._connect()
+        sch.ensure_schema(self)
+
+    def _connect(self) -> None:
         auth = (self.options.user, self.options.password) if self.options.password is not None else None
         try:
             self.driver = self._neo4j.GraphDatabase.driver(
@@ -52,7 +65,6 @@ class Neo4jStore(GraphStore):
             self.driver.verify_connectivity()
         except self._errors as e:
             raise self._translate(e, "connecting") from e
-        sch.ensure_schema(self)
 
     # -- plumbing --------------------------------------------------------------------------------
     def _translate(self, e: BaseException, what: str) -> KGError:
@@ -112,23 +124,37 @@ class Neo4jStore(GraphStore):
 
     @property
     def encoder_spec(self) -> str:
-        """The encoder named in the URL, else the one recorded in the store, else retrieval's default."""
+        """The encoder named in the URL, else the one recorded in the store, else ``''`` (the
+        default of the encoder loader)."""
         if "spec" not in self._caches:
-            from retrieval.encoder import DEFAULT_ENCODER
-
-            self._caches["spec"] = self.options.encoder or self._internal_meta("encoder") or DEFAULT_ENCODER
+            self._caches["spec"] = self.options.encoder or self._internal_meta("encoder") or ""
         return str(self._caches["spec"])
+
+    def use_encoder(self, load: Callable[[str], Any]) -> None:
+        """Give the store the function that loads its encoder from a spec (an encoder has ``name``,
+        ``dim`` and ``encode``); :func:`retrieval.backends.backend_for` gives it
+        :func:`retrieval.encoder.load_encoder`. Without one the store computes no embeddings."""
+        self._load_encoder = load
+
+    @property
+    def embeds_on_write(self) -> bool:
+        """Whether writes compute the embeddings of the nodes they change (``?embed=true`` and an
+        encoder given); otherwise :meth:`sync_embeddings` does, before a dense search."""
+        return bool(self.options.embed) and self._load_encoder is not None
 
     @property
     def encoder(self) -> Any:
         """The loaded encoder (checked against the store and the vector index on first use)."""
-        from kg.neo4j.search import store_encoder
+        if self._load_encoder is None:
+            raise ConfigError("this Neo4j store was given no encoder: open it through kg.KnowledgeGraph, or call "
+                              "use_encoder(retrieval.encoder.load_encoder)")
+        from kg.neo4j.embeddings import store_encoder
 
-        return store_encoder(self)
+        return store_encoder(self, self._load_encoder)
 
     def sync_embeddings(self, *, force: bool = False) -> int:
         """Embed searchable nodes changed since the last sync (all of them with ``force``); returns how many."""
-        from kg.neo4j.search import sync_embeddings
+        from kg.neo4j.embeddings import sync_embeddings
 
         return sync_embeddings(self, force=force)
 
@@ -140,7 +166,7 @@ class Neo4jStore(GraphStore):
 
     # -- writes ----------------------------------------------------------------------------------
     def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
-        if self.options.embed:
+        if self.embeds_on_write:
             _ = self.encoder  # load and check outside the transaction
         stats: WriteStats = self._write_tx(f"writing {source.path}", self._tx_write, source, result, derived)
         return stats
@@ -425,6 +451,55 @@ class Neo4jStore(GraphStore):
                     out[(r["s"], r["t"], r["d"])] = self._edge(r)
         return [out[k] for k in sorted(out)]
 
+    def _all_ids(self) -> Iterator[list[str]]:
+        """Every node id, in pages, in id order."""
+        after = ""
+        while ids := [r["id"] for r in self._read(f"MATCH (n:{NODE}) WHERE n.id > $after RETURN n.id AS id "
+                                                   "ORDER BY n.id LIMIT $page", after=after, page=_PAGE)]:
+            yield ids
+            after = ids[-1]
+
+    def _pages(self, ids: Sequence[str] | None) -> Iterator[list[str]]:
+        if ids is None:
+            yield from self._all_ids()
+            return
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), _PAGE):
+            yield ids[i:i + _PAGE]
+
+    def node_supports(self, ids: Sequence[str] | None = None) -> Iterator[NodeSupport]:
+        for page in self._pages(ids):
+            for r in self._read(f"UNWIND $ids AS id MATCH (s:{SOURCE})-[r:{SUPPORTS}]->(:{NODE} {{id: id}}) "
+                                "RETURN id, s.path AS p, r.label AS l, r.stub AS st, r.props AS pr", ids=page):
+                yield r["id"], r["p"], r["l"], bool(r["st"]), r["pr"]
+
+    def node_keys(self, ids: Sequence[str] | None = None) -> Iterator[NodeKey]:
+        for page in self._pages(ids):
+            for r in self._read(f"UNWIND $ids AS id MATCH (k:{KEY} {{node: id}}) "
+                                "RETURN k.key AS k, k.node AS n, k.source AS s", ids=page):
+                yield r["k"], r["n"], r["s"]
+
+    def edge_supports(self, keys: Iterable[EdgeKey] | None = None) -> Iterator[EdgeSupport]:
+        if keys is None:
+            for page in self._all_ids():
+                rows = self._read(f"UNWIND $ids AS id MATCH (a:{NODE} {{id: id}})-[r]->(b:{NODE}) "
+                                  "RETURN a.id AS s, type(r) AS t, b.id AS d, r._sup AS sup", ids=page)
+                yield from self._supports_of(sorted(rows, key=lambda r: (r["s"], r["t"], r["d"])))
+            return
+        rows = self._read(f"UNWIND $rows AS row MATCH (a:{NODE} {{id: row[0]}}) MATCH (b:{NODE} {{id: row[2]}}) "
+                          "CALL (a, b, row) { MATCH (a)-[r]->(b) WHERE type(r) = row[1] RETURN r } "
+                          "RETURN row[0] AS s, row[1] AS t, row[2] AS d, r._sup AS sup", rows=[list(k) for k in keys])
+        yield from self._supports_of(rows)
+
+    @staticmethod
+    def _supports_of(rows: Iterable[Any]) -> Iterator[EdgeSupport]:
+        for r in rows:
+            for path, props in orjson.loads(r["sup"]).items():
+                yield r["s"], r["t"], r["d"], path, props
+
+    def derived_sources(self) -> set[str]:
+        return {r["p"] for r in self._read(f"MATCH (s:{SOURCE}) WHERE s.derived RETURN s.path AS p")}
+
     def node_sources(self, node_id: str) -> list[str]:
         return sorted(r["p"] for r in self._read(
             f"MATCH (s:{SOURCE})-[:{SUPPORTS}]->(:{NODE} {{id: $id}}) RETURN s.path AS p", id=node_id))
@@ -467,6 +542,10 @@ class Neo4jStore(GraphStore):
     def set_meta(self, key: str, value: Any) -> None:
         self._set_internal_meta("user:" + key, dumps(value))
 
+    def user_meta(self) -> dict[str, Any]:
+        return {r["k"][5:]: orjson.loads(r["v"]) for r in self._read(
+            f"MATCH (m:{META}) WHERE m.key STARTS WITH 'user:' RETURN m.key AS k, m.value AS v")}
+
     def clear(self) -> None:
         """Delete every kgloom node of this database (the schema stays); the store is then empty."""
         from kg.neo4j.schema import INTERNAL_LABELS
@@ -479,18 +558,16 @@ class Neo4jStore(GraphStore):
             raise self._translate(e, "clearing the database") from e
         self._caches.clear()
 
+    def reopen(self) -> None:
+        """Close the driver and connect a new one."""
+        self.close()
+        self._connect()
+
     def close(self) -> None:
         with contextlib.suppress(*self._errors):
             self.driver.close()
 
-    # -- search and Cypher ---------------------------------------------------------------------------
-    def search_legs(self, g: Any, query: str, k: int, *, mode: str, filters: Any = None, config: Any = None,
-                    explain: bool = False) -> Any:
-        """Hybrid search inside Neo4j (full-text + vector indexes, fused); see :mod:`kg.neo4j.search`."""
-        from kg.neo4j.search import search_legs
-
-        return search_legs(self, g, query, k, mode=mode, filters=filters, config=config, explain=explain)
-
+    # -- Cypher ----------------------------------------------------------------------------------------
     def cypher(self, query: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0,
                max_rows: int = 10_000) -> Any:
         """Run a read-only Cypher query; see :func:`kg.neo4j.cypher_guard.run_read_only`."""

@@ -8,6 +8,13 @@ deleted; a node several sources support keeps the merged properties of the rest.
 
 Property merge rule (deterministic, independent of ingest order): supports are ordered by
 (stub last, source path); for each property the first support that has it wins.
+
+Besides the graph, a store reports its *provenance* (which source gave what: :meth:`GraphStore.node_supports`,
+:meth:`~GraphStore.node_keys`, :meth:`~GraphStore.edge_supports`), which copies between stores read,
+and declares what it can do beyond the contract: :attr:`~GraphStore.folder` (files kept beside the
+graph), :attr:`~GraphStore.search_engine` (what ranks its nodes), :attr:`~GraphStore.writes_first_loads`
+and :attr:`~GraphStore.runs_cypher`. Code above the stores decides by these, never by a store's
+type or URL.
 """
 
 from __future__ import annotations
@@ -15,9 +22,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from kg.errors import QueryError, StoreError
 from kg.model import Edge, Node, ReadResult
+from kg.store.merge import EdgeKey
+from kg.store.provenance import EdgeSupport, NodeKey, NodeSupport
+
+if TYPE_CHECKING:
+    from kg.store.first_load import FirstLoad
 
 Direction = Literal["out", "in", "both"]
 
@@ -65,21 +79,24 @@ class Changes:
     version: int
 
 
-def display_name(node: Node) -> str:
-    """A node's ``name`` property, else its ``label`` property, else its id."""
-    return name_of(node.properties, node.id)
-
-
-def name_of(props: dict[str, Any], node_id: str) -> str:
-    """:func:`display_name` from a node's properties and id."""
-    return str(props.get("name") or props.get("label") or node_id)
-
-
 class GraphStore(ABC):
     """Backend contract. Small and batch-first; the :class:`kg.graph.KnowledgeGraph` facade
     builds everything else (neighbourhoods, exports, search) on top of it."""
 
     url: str
+    #: the folder an embedded store lives in, where its search index, topic model and student
+    #: models are kept beside the graph; None for a server store (everything is in its database)
+    folder: Path | None = None
+    #: what ranks this store's nodes in a search: ``"index"``, the index files of
+    #: :mod:`retrieval.index` in :attr:`folder`, or ``"neo4j"``, the full-text and vector indexes
+    #: inside a Neo4j database (:mod:`kg.neo4j.search`); :func:`retrieval.backends.backend_for` picks by it
+    search_engine: ClassVar[str] = "index"
+    #: whether :meth:`write_first_load` writes many new sources in one pass (else ingest writes
+    #: them one by one)
+    writes_first_loads: ClassVar[bool] = False
+    #: whether :meth:`cypher` runs real Cypher (else agents use the Cypher subset of
+    #: :mod:`retrieval.agents.tools`)
+    runs_cypher: ClassVar[bool] = False
 
     # -- sources -------------------------------------------------------------------------------
     @abstractmethod
@@ -107,15 +124,20 @@ class GraphStore(ABC):
     def touch_source(self, path: str, mtime: float) -> None:
         """Record a new mtime for an unchanged source (content hash equal)."""
 
+    def write_first_load(self, load: FirstLoad) -> None:
+        """Write staged new sources (:class:`kg.store.first_load.FirstLoad`) into a store without
+        sources, in one pass; only where :attr:`writes_first_loads` says so."""
+        raise StoreError(f"{type(self).__name__} writes sources one by one (no first loads)")
+
     # -- reads ---------------------------------------------------------------------------------
     @abstractmethod
     def get_nodes(self, ids: Sequence[str]) -> dict[str, Node]:
         """Nodes by id (missing ids are absent from the result)."""
 
     def display_names(self, ids: Sequence[str]) -> dict[str, str]:
-        """Each node's ``name`` (else ``label``, else its id) by id, missing ids absent: what
-        search filters match authors and categories by, without reading whole nodes."""
-        return {nid: display_name(n) for nid, n in self.get_nodes(ids).items()}
+        """Each node's caption (:func:`kg.model.caption`) by id, missing ids absent: what search
+        filters match authors and categories by, without reading whole nodes."""
+        return {nid: n.title for nid, n in self.get_nodes(ids).items()}
 
     @abstractmethod
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
@@ -148,6 +170,26 @@ class GraphStore(ABC):
     def counts(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: n}, "edges": {type: n}}``."""
 
+    # -- provenance ----------------------------------------------------------------------------
+    @abstractmethod
+    def node_supports(self, ids: Sequence[str] | None = None) -> Iterator[NodeSupport]:
+        """What each source contributed to the nodes ``ids`` (every node when None), in no set order:
+        ``(node id, source path, label, stub, properties as canonical JSON)``."""
+
+    @abstractmethod
+    def node_keys(self, ids: Sequence[str] | None = None) -> Iterator[NodeKey]:
+        """The identity keys of the nodes ``ids`` (every node when None), in no set order:
+        ``(key, node id, source path)``."""
+
+    @abstractmethod
+    def edge_supports(self, keys: Iterable[EdgeKey] | None = None) -> Iterator[EdgeSupport]:
+        """What each source contributed to the edges ``keys`` (every edge when None, then in
+        ``(source, type, target)`` order): ``(source id, type, target id, source path, properties)``."""
+
+    @abstractmethod
+    def derived_sources(self) -> set[str]:
+        """Paths of the sources written with ``derived=True`` (edges between nodes they do not support)."""
+
     @abstractmethod
     def changes_since(self, version: int) -> Changes:
         """Node ids upserted/deleted after ``version`` and the current version."""
@@ -164,6 +206,23 @@ class GraphStore(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value under ``key``."""
+
+    @abstractmethod
+    def user_meta(self) -> dict[str, Any]:
+        """Every value stored with :meth:`set_meta`, by key."""
+
+    # -- the rest ------------------------------------------------------------------------------------
+    def cypher(self, query: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0,
+               max_rows: int = 10_000) -> Any:
+        """Run a read-only Cypher query (at most ``timeout`` seconds and ``max_rows`` rows); only
+        where :attr:`runs_cypher` says so."""
+        raise QueryError("Cypher needs a Neo4j store (--store neo4j://...); the embedded store offers "
+                         "search, node, neighbors and shortest_path instead")
+
+    @abstractmethod
+    def reopen(self) -> None:
+        """Close and reopen connections: a connection must not cross a fork, so a forked process
+        reopens, and so does its parent once it is done."""
 
     @abstractmethod
     def close(self) -> None:

@@ -11,18 +11,13 @@ from typing import Any
 import orjson
 
 from kg.errors import StoreError
-from kg.model import Edge, Node, ReadResult
-from kg.store.base import (
-    Changes,
-    Direction,
-    GraphStore,
-    SourceInfo,
-    SourceState,
-    WriteStats,
-    name_of,
-)
+from kg.model import Edge, Node, ReadResult, caption
+from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.first_load import FirstLoad
+from kg.store.merge import EdgeKey
+from kg.store.provenance import EdgeSupport, NodeKey, NodeSupport
 
+_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # canonical JSON, as the stores write it
 _PLAIN = frozenset({str, int, bool, type(None)})  # values a JSON round trip returns as they are
 
 
@@ -56,7 +51,7 @@ class FirstLoadView(GraphStore):
 
     def display_names(self, ids: Sequence[str]) -> dict[str, str]:
         nodes, merged, paths = self.load.nodes, self.load.merged_node, self._paths
-        return {i: name_of(_as_stored(merged(i, paths)[1]), i) for i in ids if i in nodes}
+        return {i: caption(_as_stored(merged(i, paths)[1]), i) for i in ids if i in nodes}
 
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
         nodes = self.load.nodes
@@ -92,6 +87,29 @@ class FirstLoadView(GraphStore):
         want = set(ids)
         return [self._edge(key, sup) for key, sup in self._edges(types)
                 if (direction in ("out", "both") and key[0] in want) or (direction in ("in", "both") and key[2] in want)]
+
+    def node_supports(self, ids: Sequence[str] | None = None) -> Iterator[NodeSupport]:
+        nodes, paths = self.load.nodes, self._paths
+        for nid in sorted(nodes) if ids is None else [i for i in ids if i in nodes]:
+            for sid, (label, stub, props) in sorted(nodes[nid].items()):
+                yield nid, paths[sid], label, stub, orjson.dumps(props, option=_JSON).decode()
+
+    def node_keys(self, ids: Sequence[str] | None = None) -> Iterator[NodeKey]:
+        keys, paths = self.load.keys, self._paths
+        for nid in sorted(self.load.nodes) if ids is None else ids:
+            for key, sids in sorted(keys.get(nid, {}).items()):
+                yield from ((key, nid, paths[sid]) for sid in sorted(sids))
+
+    def edge_supports(self, keys: Iterable[EdgeKey] | None = None) -> Iterator[EdgeSupport]:
+        paths = self._paths
+        wanted = None if keys is None else set(keys)
+        for key, sup in self._edges():
+            if wanted is None or key in wanted:
+                for sid, props in sorted(sup.items()):
+                    yield *key, paths[sid], _as_stored(props)
+
+    def derived_sources(self) -> set[str]:
+        return set()  # a first load holds files: each edge joins two nodes of its source
 
     def node_sources(self, node_id: str) -> list[str]:
         sids = self.load.nodes.get(node_id, {})
@@ -132,6 +150,12 @@ class FirstLoadView(GraphStore):
 
     def get_meta(self, key: str) -> Any:
         return None
+
+    def user_meta(self) -> dict[str, Any]:
+        return {}
+
+    def reopen(self) -> None:
+        pass  # nothing is open
 
     def close(self) -> None:
         pass

@@ -22,11 +22,12 @@ from typing import Any
 import orjson
 
 from kg.errors import StoreError, StoreNotFoundError
-from kg.model import Edge, Node, ReadResult
-from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats, name_of
+from kg.model import CAPTION_PROPERTIES, Edge, Node, ReadResult, caption
+from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.first_load import FirstLoad
 from kg.store.first_load_edges import TablePart
 from kg.store.merge import EdgeKey, collapse, merge_props, remap, resolve_ids
+from kg.store.provenance import EdgeSupport, NodeKey, NodeSupport
 
 SCHEMA_VERSION = 2  # 2: node_support.props may be SHARED (''); a version-1 store is valid as it is
 DB_NAME = "graph.sqlite"
@@ -99,6 +100,9 @@ class SQLiteStore(GraphStore):
 
     >>> store = SQLiteStore("/tmp/kg-doctest")  # doctest: +SKIP
     """
+
+    folder: Path
+    writes_first_loads = True
 
     def __init__(self, folder: str | Path, *, create: bool = True, hint: str = "kg ingest FILES") -> None:
         """Open the store in ``folder``; ``create=False`` raises :class:`~kg.errors.StoreNotFoundError`
@@ -537,12 +541,12 @@ class SQLiteStore(GraphStore):
 
     def display_names(self, ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
+        paths = ", ".join(f"'$.{k}'" for k in CAPTION_PROPERTIES)  # only what the caption reads
         for part in _chunks(sorted(ids)):  # neighbouring keys: fewer pages to visit
             q = ",".join("?" * len(part))
-            for nid, pair in self.db.execute(
-                    f"SELECT id, json_extract(props, '$.name', '$.label') FROM nodes WHERE id IN ({q})", part):
-                name, label = orjson.loads(pair)
-                out[nid] = name_of({"name": name, "label": label}, nid)
+            for nid, values in self.db.execute(
+                    f"SELECT id, json_extract(props, {paths}) FROM nodes WHERE id IN ({q})", part):
+                out[nid] = caption(dict(zip(CAPTION_PROPERTIES, orjson.loads(values), strict=True)), nid)
         return out
 
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
@@ -585,6 +589,40 @@ class SQLiteStore(GraphStore):
                     out[(s, t, d)] = Edge(s, d, t, orjson.loads(props))
         return [out[k] for k in sorted(out)]
 
+    def _select(self, sql: str, column: str, ids: Sequence[str] | None) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (every row when ``ids`` is None, else those whose ``column`` is in ``ids``)."""
+        if ids is None:
+            yield from self.db.execute(sql)
+            return
+        for part in _chunks(list(ids)):
+            yield from self.db.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(part))})", part)
+
+    def node_supports(self, ids: Sequence[str] | None = None) -> Iterator[NodeSupport]:
+        for nid, path, label, stub, props in self._select(
+                f"SELECT ns.node_id, s.path, ns.label, ns.stub, {SUPPORT_PROPS_SQL} FROM node_support ns "
+                "JOIN sources s ON s.id = ns.source LEFT JOIN nodes n ON n.id = ns.node_id", "ns.node_id", ids):
+            yield nid, path, label, bool(stub), props
+
+    def node_keys(self, ids: Sequence[str] | None = None) -> Iterator[NodeKey]:
+        return self._select("SELECT nk.key, nk.node_id, s.path FROM node_keys nk JOIN sources s ON s.id = nk.source",
+                            "nk.node_id", ids)
+
+    def edge_supports(self, keys: Iterable[EdgeKey] | None = None) -> Iterator[EdgeSupport]:
+        sql = "SELECT es.src, es.type, es.dst, so.path, es.props FROM edge_support es JOIN sources so ON so.id = es.source"
+        if keys is None:
+            for s, t, d, path, props in self.db.execute(sql + " ORDER BY es.src, es.type, es.dst"):
+                yield s, t, d, path, orjson.loads(props)
+            return
+        wanted = set(keys)
+        for s, t, d, path, props in self._select(sql, "es.src", sorted({k[0] for k in wanted})):
+            if (s, t, d) in wanted:
+                yield s, t, d, path, orjson.loads(props)
+
+    def derived_sources(self) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT s.path FROM edge_support es JOIN sources s ON s.id = es.source WHERE NOT EXISTS "
+            "(SELECT 1 FROM node_support ns WHERE ns.node_id = es.src AND ns.source = es.source)")}
+
     def node_sources(self, node_id: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT s.path FROM node_support ns JOIN sources s ON s.id=ns.source WHERE ns.node_id=? ORDER BY s.path",
@@ -615,6 +653,9 @@ class SQLiteStore(GraphStore):
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", ("user:" + key, _dumps(value)))
+
+    def user_meta(self) -> dict[str, Any]:
+        return {k[5:]: orjson.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'user:%'")}
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

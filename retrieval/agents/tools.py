@@ -334,11 +334,9 @@ def run_query(g: KnowledgeGraph, query: str, params: dict[str, Any], *, limit: i
 
     Returns ``{"language", "columns", "rows", "truncated"}`` (rows are dicts keyed by column).
     """
-    fn = getattr(g.store, "cypher", None) or (getattr(g, "cypher", None)
-                                              if g.store.url.startswith(("neo4j", "bolt")) else None)
-    if fn is not None:  # a server store: real Cypher; procedures are left to its read-only session
+    if g.store.runs_cypher:  # a server store: real Cypher; procedures are left to its read-only session
         _check_read_only(query, calls=True)
-        got = fn(query, params)
+        got = g.store.cypher(query, params)
         records = list(getattr(got, "rows", got))  # a CypherResult, or plain row dicts
         cols = list(getattr(got, "columns", None) or (records[0] if records else []))
         return {"language": "cypher", "columns": cols, "rows": _jsonable([_plain(r) for r in records[:limit]]),
