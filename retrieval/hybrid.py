@@ -28,7 +28,7 @@ MODES = ("bm25", "dense", "hybrid", "hybrid+graph")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchConfig:
-    """Knobs of hybrid search (defaults chosen on SciFact train qrels; see README).
+    """Knobs of hybrid search (defaults chosen on SciFact train qrels; see docs/search.md, "How the default fusion was chosen").
 
     ``fusion``: ``"zscore"`` (weighted sum of z-normalised leg scores) or ``"rrf"`` (reciprocal
     rank fusion with ``rrf_k``). ``weights``: per-leg weights overriding the fusion's defaults
