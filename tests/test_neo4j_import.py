@@ -21,7 +21,10 @@ pytestmark = pytest.mark.neo4j
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def test_import_equals_the_embedded_store_and_stays_writable(neo4j_server, tmp_path: Path):
+def test_import_equals_the_embedded_store_and_stays_writable(neo4j_server, tmp_path: Path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # neo4j-admin's report must not land in the caller's folder
     g = KnowledgeGraph.open(tmp_path / "kg")
     rep = g.ingest(DATA, embed=False)
     assert rep.ok
@@ -32,6 +35,7 @@ def test_import_equals_the_embedded_store_and_stays_writable(neo4j_server, tmp_p
     src.set_meta("note", {"k": [1, 2]})
     out = import_store(src, tmp_path / "neo")
     assert out["nodes"] == sum(src.counts()["nodes"].values()) and out["edges"] == sum(src.counts()["edges"].values())
+    assert not any(cwd.iterdir())
     with pytest.raises(ConfigError, match="already holds"):
         import_store(src, tmp_path / "neo")
     server = Neo4jServer(data_dir=tmp_path / "neo", password=None).start()
