@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import stop
 
 pytest.importorskip("mcp")
 
@@ -145,12 +146,7 @@ def test_streamable_http_server_on_loopback(store, tmp_path):
 
         anyio.run(main)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop(proc)
 
 
 async def _http_checks(port: int) -> None:
