@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from kg.errors import ConfigError
+
 _PARA = re.compile(r"\n\s*\n")
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
@@ -19,7 +21,7 @@ def chunk_text(text: str, *, max_words: int = 200, overlap_words: int = 30) -> l
     ['one two', 'three']
     """
     if max_words <= 0:
-        raise ValueError("max_words must be positive")
+        raise ConfigError("max_words must be positive")
     units: list[list[str]] = []
     for para in _PARA.split(text):
         words = para.split()

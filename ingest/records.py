@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kg.errors import InvalidRecordError
 from kg.ids import (
     author_id,
     normalize_arxiv,
@@ -119,12 +120,12 @@ def paper_ref_node(ref: PaperRef) -> NodeRecord | None:
 def paper_records(p: PaperRecord, *, stub: bool = False) -> tuple[str, ReadResult]:
     """Records for one paper: the Paper node, its authors, venue, categories, citations, code.
 
-    Returns the paper's id and the records. Raises ``ValueError`` when the paper has neither a
+    Returns the paper's id and the records. Raises :class:`~kg.errors.InvalidRecordError` (a ``ValueError``) when the paper has neither a
     title nor any identifier.
     """
     keys = paper_keys(title=p.title, year=p.year, doi=p.doi, arxiv_id=p.arxiv_id, s2_id=p.s2_id, ids=p.ids)
     if not keys:
-        raise ValueError("paper has no title and no identifier")
+        raise InvalidRecordError("paper has no title and no identifier")
     pid = paper_id_from_keys(keys)
     out = ReadResult()
     props = _clean({

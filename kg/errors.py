@@ -9,9 +9,11 @@
      │    └── UnknownStoreError      a store URL with an unknown scheme
      ├── NodeNotFoundError     a node id that is not in the store (also a KeyError)
      ├── ReaderError           one input file could not be read (ingest reports it per file)
+     │    └── InvalidRecordError     a value in a file that cannot become a record (also a ValueError)
      ├── QueryError            a bad search / Cypher query
      │    └── ReadOnlyViolation     a query that would write, change schema or call admin procedures
-     ├── ConfigError           invalid configuration or arguments
+     ├── ConfigError           invalid configuration or arguments (also a ValueError)
+     │    └── UnknownArgumentError   an argument a call does not take (also a TypeError)
      └── MissingExtraError     an optional dependency is not installed (also an ImportError)
 """
 
@@ -56,6 +58,11 @@ class ReaderError(KGError):
     """An input file could not be read; carries a one-line, user-facing reason."""
 
 
+class InvalidRecordError(ReaderError, ValueError):
+    """A value read from a file that cannot become a record (a paper with no title and no
+    identifier, front matter nested too deep); readers report it as the file's or line's error."""
+
+
 class QueryError(KGError):
     """A query could not be run."""
 
@@ -66,6 +73,10 @@ class ReadOnlyViolation(QueryError):
 
 class ConfigError(KGError, ValueError):
     """Invalid configuration or arguments."""
+
+
+class UnknownArgumentError(ConfigError, TypeError):
+    """A keyword argument the call does not take."""
 
 
 class MissingExtraError(KGError, ImportError):

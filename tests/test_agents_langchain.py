@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from kg.errors import MissingExtraError
+from kg.errors import ConfigError, MissingExtraError
 from kg.graph import KnowledgeGraph
 from retrieval.agents.langchain import KGRetriever, create_kg_agent, kg_tools
 from retrieval.agents.tools import TOOL_NAMES, KGTools, tool_schemas
@@ -117,7 +117,7 @@ def test_tools_match_the_framework_free_schemas(g):
         assert set(schema["properties"]) == set(spec["input_schema"]["properties"])
         assert set(schema.get("required", [])) == set(spec["input_schema"]["required"])
         assert t.description == spec["description"]
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="unknown tools"):
         kg_tools(g, names=["search", "drop_everything"])
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from kg.errors import ReaderError
+from kg.errors import ConfigError, ReaderError
 from kg.model import ReadResult
 
 HEAD_BYTES = 65536
@@ -56,7 +56,7 @@ _REGISTRY: dict[str, Reader] = {}
 def register_reader(reader: Reader, *, replace: bool = False) -> Reader:
     """Add a reader to the registry (``replace=True`` to override one with the same name)."""
     if reader.name in _REGISTRY and not replace:
-        raise ValueError(f"a reader named {reader.name!r} is already registered")
+        raise ConfigError(f"a reader named {reader.name!r} is already registered")
     _REGISTRY[reader.name] = reader
     return reader
 

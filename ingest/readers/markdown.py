@@ -29,7 +29,7 @@ from ingest.readers.base import FileInfo, decode_text, register_reader
 from ingest.readers.text import document_result
 from ingest.records import AuthorRef, PaperRecord, chunk_records, document_id, paper_records
 from ingest.skill_spec import is_skill_file, split_front_matter
-from kg.errors import ReaderError
+from kg.errors import InvalidRecordError, ReaderError
 from kg.ids import slug
 from kg.model import EdgeRecord, Label, NodeRecord, ReadResult, Rel
 
@@ -47,7 +47,7 @@ _SETEXT_H1 = re.compile(r"^\s{0,3}=+[ \t]*$")
 def plain_value(value: Any, *, budget: list[int] | None = None, depth: int = 0) -> Any:
     """A YAML value as JSON-compatible data: dates become ISO strings, other objects ``str``.
 
-    Raises ``ValueError`` when the value is nested more than 32 levels deep or holds more than
+    Raises :class:`~kg.errors.InvalidRecordError` (a ``ValueError``) when the value is nested more than 32 levels deep or holds more than
     :data:`MAX_FRONT_MATTER_VALUES` values (YAML aliases can make a short text expand hugely).
 
     >>> plain_value({"d": __import__("datetime").date(2024, 1, 2), "n": [1, None]})
@@ -56,7 +56,7 @@ def plain_value(value: Any, *, budget: list[int] | None = None, depth: int = 0) 
     budget = budget if budget is not None else [MAX_FRONT_MATTER_VALUES]
     budget[0] -= 1
     if budget[0] < 0 or depth > 32:
-        raise ValueError("front matter too large or too deeply nested")
+        raise InvalidRecordError("front matter too large or too deeply nested")
     if isinstance(value, dict):
         return {str(k): plain_value(v, budget=budget, depth=depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kg.errors import ConfigError
 from kg.model import NodeRecord, ReadResult
 from kg.store.base import SourceInfo
 from kg.store.merge import SUPPORT_ORDER, EdgeKey, collapse, merge_props, remap, resolve_ids
@@ -82,7 +83,7 @@ class FirstLoad:
         """:meth:`add` for records :func:`kg.store.merge.collapse` collapsed, split by
         :func:`split_records`. ``closed``: every edge is known to join two of these nodes."""
         if source.path in self.paths:
-            raise ValueError(f"{source.path} is already staged")
+            raise ConfigError(f"{source.path} is already staged")
         sid = len(self.sources) + 1
         if keys:
             key_nodes, staged_keys = self.key_nodes, self.keys

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from kg.errors import KGError, MissingExtraError, require
+from kg.errors import ConfigError, KGError, MissingExtraError, UnknownArgumentError, require
 
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -75,7 +75,7 @@ class KGRetriever(BaseRetriever):
         # BaseRetriever.invoke forwards its own ``verbose`` flag along with the caller's arguments.
         unknown = sorted(set(kwargs) - set(_CALL_ARGS) - {"verbose"})
         if unknown:
-            raise TypeError(f"KGRetriever got unexpected search arguments {unknown}; known: {list(_CALL_ARGS)}")
+            raise UnknownArgumentError(f"KGRetriever got unexpected search arguments {unknown}; known: {list(_CALL_ARGS)}")
         return {name: kwargs.get(name, getattr(self, name)) for name in _CALL_ARGS}
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
@@ -120,7 +120,7 @@ def kg_tools(graph: Any, *, names: list[str] | None = None) -> list[BaseTool]:
     fns = KGTools(graph).functions()
     unknown = sorted(set(names or ()) - set(fns))
     if unknown:
-        raise KeyError(f"unknown tools {unknown}; known: {sorted(fns)}")
+        raise ConfigError(f"unknown tools {unknown}; known: {sorted(fns)}")
     return [_as_tool(n, f) for n, f in fns.items() if names is None or n in names]
 
 
