@@ -250,21 +250,15 @@ class DenseIndex:
     def search_exact(self, qvec: np.ndarray, k: int = 10, *,
                      mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force :meth:`search` (always exact)."""
-        q = self._query(qvec)
-        allowed = self._allowed(mask)
-        if k <= 0 or self._n == 0:
-            return _EMPTY_ROWS, _EMPTY_SCORES
-        return self._exact(q, k, allowed)
+        q, allowed = self._query(qvec), self._allowed(mask)
+        return self._exact(q, k, allowed) if k > 0 and self._n else (_EMPTY_ROWS, _EMPTY_SCORES)
 
     def search_ann(self, qvec: np.ndarray, k: int = 10, *,
                    mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`search` through the HNSW index whatever the size (built here when missing)."""
-        q = self._query(qvec)
-        allowed = self._allowed(mask)
-        if k <= 0 or self._n == 0:
-            return _EMPTY_ROWS, _EMPTY_SCORES
+        q, allowed = self._query(qvec), self._allowed(mask)
         n_allowed = self._n if allowed is None else int(np.count_nonzero(allowed))
-        if n_allowed == 0:
+        if k <= 0 or n_allowed == 0:
             return _EMPTY_ROWS, _EMPTY_SCORES
         self.build_ann()
         want = k if allowed is None else math.ceil(k * self.config.oversample * self._n / n_allowed)

@@ -549,24 +549,21 @@ class SQLiteStore(GraphStore):
                 out[nid] = caption(dict(zip(CAPTION_PROPERTIES, orjson.loads(values), strict=True)), nid)
         return out
 
+    def _select_in(self, columns: str, table: str, column: str, values: Iterable[str] | None,
+                   order: str) -> Iterator[tuple[Any, ...]]:
+        """``SELECT columns FROM table [WHERE column IN values] ORDER BY order`` (None: every row)."""
+        if values is None:
+            return self.db.execute(f"SELECT {columns} FROM {table} ORDER BY {order}")
+        vs = list(values)
+        return self.db.execute(
+            f"SELECT {columns} FROM {table} WHERE {column} IN ({','.join('?' * len(vs))}) ORDER BY {order}", vs)
+
     def iter_nodes(self, labels: Iterable[str] | None = None) -> Iterator[Node]:
-        if labels is None:
-            cur = self.db.execute("SELECT id, label, props FROM nodes ORDER BY id")
-        else:
-            ls = list(labels)
-            cur = self.db.execute(
-                f"SELECT id, label, props FROM nodes WHERE label IN ({','.join('?' * len(ls))}) ORDER BY id", ls)
-        for nid, label, props in cur:
+        for nid, label, props in self._select_in("id, label, props", "nodes", "label", labels, "id"):
             yield Node(nid, label, orjson.loads(props))
 
     def iter_edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
-        if types is None:
-            cur = self.db.execute("SELECT src, type, dst, props FROM edges ORDER BY src, type, dst")
-        else:
-            ts = list(types)
-            cur = self.db.execute(
-                f"SELECT src, type, dst, props FROM edges WHERE type IN ({','.join('?' * len(ts))}) "
-                "ORDER BY src, type, dst", ts)
+        cur = self._select_in("src, type, dst, props", "edges", "type", types, "src, type, dst")
         for s, t, d, props in cur:
             yield Edge(s, d, t, orjson.loads(props))
 
