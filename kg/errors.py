@@ -100,6 +100,8 @@ EXTRAS: dict[str, str] = {
     **dict.fromkeys(("bertopic", "umap", "hdbscan", "sklearn", "gensim", "matplotlib", "plotly"), "topics"),
     **dict.fromkeys(("model2vec", "tokenizers"), "distill"),
     **dict.fromkeys(("langchain", "langchain_core", "langgraph", "mcp"), "agents"),
+    **dict.fromkeys(("docx", "pptx", "openpyxl", "odf", "striprtf", "ebooklib", "nbformat", "pylatexenc", "rispy",
+                     "defusedxml"), "documents"),
 }
 
 
