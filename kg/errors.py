@@ -100,7 +100,7 @@ EXTRAS: dict[str, str] = {
     **dict.fromkeys(("bertopic", "umap", "hdbscan", "sklearn", "gensim", "matplotlib", "plotly"), "topics"),
     **dict.fromkeys(("model2vec", "tokenizers"), "distill"),
     **dict.fromkeys(("langchain", "langchain_core", "langgraph", "mcp"), "agents"),
-    **dict.fromkeys(("docx", "pptx", "openpyxl", "odf", "striprtf", "ebooklib", "nbformat", "pylatexenc", "rispy",
+    **dict.fromkeys(("docx", "pptx", "openpyxl", "odf", "striprtf", "ebooklib", "nbformat", "rispy",
                      "defusedxml"), "documents"),
 }
 
