@@ -58,13 +58,13 @@ def test_exit_code_is_one_when_a_file_fails(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
     (d / "ok.txt").write_text("fine")
-    (d / "bad.txt").write_bytes(b"\xff\xfe bad")
+    (d / "bad.txt").write_bytes(b"\x7fELF\x00\x01 bad")  # binary (b"\xff\xfe ..." is now read as UTF-16)
     code, out = kg("ingest", str(d), "--store", str(tmp_path / "kg"), "--json", "--no-embed")
     assert code == 1
     rep = json.loads(out)
     assert rep["summary"] == {"added": 1, "failed": 1}
     bad = next(f for f in rep["files"] if f["status"] == "failed")
-    assert bad["errors"] == ["invalid UTF-8 at byte 0"]
+    assert bad["errors"] == ["binary content (NUL bytes), not a text file"]
 
 
 def test_help_is_fast_and_imports_nothing_heavy():

@@ -121,7 +121,7 @@ def test_markdown_paper_front_matter(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("data", "error"), [
     (b"", "empty file"),
     (os.urandom(512).replace(b"\x00", b"\x01") + b"\x00" * 8, "binary content"),
-    ("caf\xe9 au lait".encode("latin-1"), "invalid UTF-8 at byte 3"),
+    (b"\xff\xfe" + "x".encode("utf-16-le") + b"\x00\xd8", "invalid UTF-16"),  # BOM, then a cut surrogate
     (b"  \n\n\t\n", "no text content"),
 ])
 def test_markdown_bad_bytes(tmp_path: Path, data: bytes, error: str) -> None:

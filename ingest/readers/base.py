@@ -13,6 +13,7 @@ Markdown, a daily-papers ``.txt`` listing vs plain text).
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -90,6 +91,8 @@ def select_reader(info: FileInfo) -> Reader | None:
 def decode_text(data: bytes, path: Path) -> str:
     """Decode text as UTF-8 (BOM tolerated); CRLF/CR normalised to LF.
 
+    Strict on purpose: callers with their own fallback (an HTML ``<meta>`` charset, BibTeX's
+    Latin-1) rely on the error. Use :func:`decode_text_with_encoding` to detect legacy encodings.
     Raises :class:`ReaderError` for binary content or invalid UTF-8, with the byte offset.
     """
     if b"\x00" in data[:8192]:
@@ -98,6 +101,61 @@ def decode_text(data: bytes, path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ReaderError(f"invalid UTF-8 at byte {e.start}") from None
+    return _lf(text)
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+PREFERRED_ENCODINGS = ("cp1252", "cp932", "gb18030", "cp1251", "euc_kr", "big5")
+"""Widespread legacy encodings, chosen first when a short text fits several equally well."""
+
+
+def decode_text_with_encoding(data: bytes, path: Path) -> tuple[str, str]:
+    """Decode text in whatever encoding it is in: ``(text, encoding)``, LF line endings.
+
+    UTF-8 first (BOM tolerated: ``"utf-8"``), then a UTF-16/32 byte-order mark, then the encoding
+    charset-normalizer finds (a tie on a short text goes to :data:`PREFERRED_ENCODINGS`, so a
+    Latin-1 ``café`` is cp1252, not Urdu). Raises :class:`ReaderError` for binary content (NUL
+    bytes without a UTF-16/32 BOM) or bytes no encoding fits. See :func:`encoding_warning`.
+    """
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _lf(data.decode(enc)), enc
+            except UnicodeDecodeError as e:
+                raise ReaderError(f"invalid {enc.upper()} at byte {e.start}") from None
+    try:
+        return decode_text(data, path), "utf-8"
+    except ReaderError as e:
+        if "UTF-8" not in str(e):
+            raise
+    from charset_normalizer import from_bytes  # core dependency; imported only when needed
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise ReaderError("not UTF-8 and no known text encoding fits (binary or corrupt?)")
+    best = matches[0]
+    tied = [m for m in matches if abs(m.chaos - best.chaos) < 1e-9 and abs(m.coherence - best.coherence) < 1e-9]
+    for enc in PREFERRED_ENCODINGS:
+        if any(enc in m.could_be_from_charset for m in tied):
+            try:
+                return _lf(data.decode(enc)), enc
+            except UnicodeDecodeError:
+                break
+    return _lf(str(best)), best.encoding
+
+
+def encoding_warning(encoding: str) -> str | None:
+    """The warning for a file read in ``encoding``: None for UTF-8, else one line naming it.
+
+    >>> encoding_warning("utf-8"), encoding_warning("cp1252")
+    (None, 'decoded as cp1252 (not UTF-8)')
+    """
+    return None if encoding == "utf-8" else f"decoded as {encoding} (not UTF-8)"
+
+
+def _lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -11,8 +11,8 @@
   ``ReadResult.errors`` and the file is still ingested: the body becomes the Document and the raw
   block is kept in ``front_matter_raw``, so nothing is lost.
 
-``SKILL.md`` files are left to the skill reader. Empty, binary and non-UTF-8 files raise
-:class:`kg.errors.ReaderError`.
+``SKILL.md`` files are left to the skill reader. A legacy encoding (not UTF-8) is detected and
+named in a warning; empty, binary and undecodable files raise :class:`kg.errors.ReaderError`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from ingest.chunking import chunk_text
-from ingest.readers.base import FileInfo, decode_text, register_reader
+from ingest.readers.base import FileInfo, decode_text_with_encoding, encoding_warning, register_reader
 from ingest.readers.text import document_result
 from ingest.records import AuthorRef, PaperRecord, chunk_records, document_id, paper_records
 from ingest.skill_spec import is_skill_file, split_front_matter
@@ -189,7 +189,8 @@ class MarkdownReader:
         """Parse one Markdown file into a Document (or a Paper) with its chunks."""
         if not data:
             raise ReaderError("empty file")
-        fm, body, raw, error = parse_front_matter(decode_text(data, path))
+        text, encoding = decode_text_with_encoding(data, path)
+        fm, body, raw, error = parse_front_matter(text)
         fm_title = fm.get("title")
         title = (" ".join(str(fm_title).split()) if isinstance(fm_title, str | int | float) else "") \
             or first_heading(body) or path.stem
@@ -206,6 +207,8 @@ class MarkdownReader:
             out.extend(tag_records(document_id(str(path)), tags))
         if error:
             out.errors.append(error)
+        if warning := encoding_warning(encoding):
+            out.warnings.append(warning)
         return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.chunking import chunk_text
-from ingest.readers.base import FileInfo, decode_text, register_reader
+from ingest.readers.base import FileInfo, decode_text_with_encoding, encoding_warning, register_reader
 from ingest.records import chunk_records, document_id
 from kg.errors import ReaderError
 from kg.model import Label, NodeRecord, ReadResult
@@ -39,7 +39,12 @@ class TextReader:
         return info.path.suffix.lower() in self.extensions
 
     def read(self, path: Path, data: bytes) -> ReadResult:
-        return document_result(path, decode_text(data, path), fmt="text")
+        """One Document with chunks; a legacy encoding is detected and named in a warning."""
+        text, encoding = decode_text_with_encoding(data, path)
+        out = document_result(path, text, fmt="text")
+        if warning := encoding_warning(encoding):
+            out.warnings.append(warning)
+        return out
 
 
 register_reader(TextReader())
