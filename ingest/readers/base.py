@@ -14,6 +14,7 @@ Markdown, a daily-papers ``.txt`` listing vs plain text).
 from __future__ import annotations
 
 import codecs
+import contextvars
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -86,6 +87,34 @@ def select_reader(info: FileInfo) -> Reader | None:
         except Exception:  # a buggy sniff must not stop selection
             continue
     return None
+
+
+MAX_NESTING = 3
+"""How deep files inside files are read (an attachment of a mail inside an archive is depth 2)."""
+
+_NESTING: contextvars.ContextVar[int] = contextvars.ContextVar("kgloom_reader_nesting", default=0)
+
+
+def read_nested(path: Path, data: bytes) -> tuple[str, ReadResult]:
+    """Read a file found inside another one (a mail attachment, an archive member) with the reader
+    the registry picks for it: ``(reader name, result)``.
+
+    ``path`` names the inner file for the readers (its suffix picks the format); by convention it
+    is the outer file's path, ``#``, and the inner name (``/d/mail.eml#paper.pdf``), so the ids and
+    provenance that readers derive from it point at the outer file. Raises :class:`ReaderError`
+    when no reader takes the file or when files are nested deeper than :data:`MAX_NESTING`.
+    """
+    depth = _NESTING.get()
+    if depth >= MAX_NESTING:
+        raise ReaderError(f"{path.name}: nested more than {MAX_NESTING} levels deep, not read")
+    reader = select_reader(FileInfo(path, data[:HEAD_BYTES]))
+    if reader is None:
+        raise ReaderError(f"{path.name}: no reader for this kind of file")
+    token = _NESTING.set(depth + 1)
+    try:
+        return reader.name, reader.read(path, data)
+    finally:
+        _NESTING.reset(token)
 
 
 def decode_text(data: bytes, path: Path) -> str:
