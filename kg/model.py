@@ -27,6 +27,8 @@ class Label:
     CATEGORY = "Category"
     ORGANIZATION = "Organization"
     TOPIC = "Topic"
+    MESSAGE = "Message"  # an e-mail
+    PERSON = "Person"  # an e-mail address's owner
 
 
 class Rel:
@@ -45,6 +47,10 @@ class Rel:
     RELATED_TO = "RELATED_TO"  # Skill -> Skill|Topic|Paper
     HAS_TOPIC = "HAS_TOPIC"  # Paper|Document|Chunk -> Topic, {weight}
     SUBTOPIC_OF = "SUBTOPIC_OF"  # Topic -> Topic
+    SENT = "SENT"  # Person -> Message
+    RECEIVED = "RECEIVED"  # Person -> Message, {field: to|cc|bcc}
+    REPLY_TO = "REPLY_TO"  # Message -> Message it answers
+    ATTACHED = "ATTACHED"  # Message -> Paper|Document read from one of its attachments
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ import hashlib
 
 from kg.model import Label, Node, Rel
 
-SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC)
+SEARCHABLE = (Label.PAPER, Label.CHUNK, Label.SKILL, Label.DOCUMENT, Label.TOPIC, Label.MESSAGE)
 # edges from a result to what a ``categories`` filter matches (categories, topics, venues)
 CATEGORY_EDGES = (Rel.IN_CATEGORY, Rel.HAS_TOPIC, Rel.PUBLISHED_IN)
 
@@ -32,6 +32,8 @@ def node_text(node: Node) -> str:
         parts = [p.get("name"), p.get("description")]
     elif node.label == Label.DOCUMENT:
         parts = [p.get("title"), p.get("description")]
+    elif node.label == Label.MESSAGE:
+        parts = [p.get("subject"), p.get("snippet")]
     elif node.label == Label.TOPIC:
         terms = p.get("terms") or []
         parts = [p.get("label"), " ".join(t if isinstance(t, str) else str(t[0]) for t in terms)]
