@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ingest.readers.base import HEAD_BYTES, FileInfo, select_reader
 from kg.errors import KGError, ReaderError
@@ -39,7 +39,8 @@ FIRST_LOAD_MAX_NODES = 1_000_000  # a first load stages at most this many nodes 
 
 @dataclass(slots=True)
 class FileReport:
-    """What happened to one file."""
+    """What happened to one file. ``reader``: the reader that read it (also set for a file its
+    reader failed on; '' when none took it). ``seconds``: time spent reading and parsing it."""
 
     path: str
     status: Status
@@ -48,6 +49,7 @@ class FileReport:
     edges: int = 0
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    seconds: float = field(default=0.0, compare=False)  # timing: not part of what happened
 
     @property
     def error(self) -> str:
@@ -94,11 +96,33 @@ class IngestReport:
             out[f.status] = out.get(f.status, 0) + 1
         return out
 
+    def by_format(self) -> dict[str, dict[str, Any]]:
+        """Per reader: ``files``, ``nodes``, ``edges``, ``errors`` (files that failed in whole or
+        in part) and ``seconds`` (reading and parsing). Files that were not read are grouped under
+        their status instead (``unchanged``, ``unsupported``, ``removed``, and ``failed`` for
+        files no reader got to: missing, empty, too large). Readers first, by name."""
+        rows: dict[str, dict[str, Any]] = {}
+        for f in self.files:
+            read = f.reader and f.status in ("added", "updated", "partial", "failed")
+            row = rows.setdefault(f.reader if read else f.status,
+                                  {"files": 0, "nodes": 0, "edges": 0, "errors": 0, "seconds": 0.0})
+            row["files"] += 1
+            row["nodes"] += f.nodes
+            row["edges"] += f.edges
+            row["errors"] += f.status in ("failed", "partial")
+            row["seconds"] += f.seconds
+        return {k: rows[k] for k in sorted(rows, key=lambda k: (k in _STATUSES, k))}
+
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form: summary, per-file rows, seconds (the total) and seconds per phase."""
+        """JSON-ready form: summary, per-format rows (:meth:`by_format`, key ``formats``), per-file
+        rows, seconds (the total) and seconds per phase."""
+        formats = {k: {**v, "seconds": round(v["seconds"], 3)} for k, v in self.by_format().items()}
         return {"summary": self.summary(), "seconds": round(self.seconds, 3),
-                "phases": {k: round(v, 3) for k, v in self.phases.items()},
+                "phases": {k: round(v, 3) for k, v in self.phases.items()}, "formats": formats,
                 "files": [asdict(f) for f in self.files]}
+
+
+_STATUSES = frozenset(get_args(Status))
 
 
 ProgressFn = Callable[[FileReport], None]
@@ -163,10 +187,19 @@ def _link_problem(p: Path) -> str:
     return "not a regular file"
 
 
+class ReaderFailed(ReaderError):
+    """A :class:`ReaderError` from the reader named ``reader`` (the report keeps the name)."""
+
+    def __init__(self, message: str, reader: str) -> None:
+        super().__init__(message)
+        self.reader = reader
+
+
 def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
     """Read and parse one file: ``(reader name, result, content hash, size)``.
 
-    Raises :class:`ReaderError` for every expected failure.
+    Raises :class:`ReaderError` for every expected failure (:class:`ReaderFailed`, which names the
+    reader, once a reader has taken the file).
     """
     try:
         size = path.stat().st_size
@@ -184,13 +217,13 @@ def read_file(path: Path, max_bytes: int) -> tuple[str, ReadResult, str, int]:
         return "", ReadResult(), digest, len(data)
     try:
         result = reader.read(path, data)
-    except ReaderError:
-        raise
+    except ReaderError as e:
+        raise ReaderFailed(str(e), reader.name) from None
     except RecursionError:
-        raise ReaderError(f"{reader.name} reader: input nested too deeply") from None
+        raise ReaderFailed(f"{reader.name} reader: input nested too deeply", reader.name) from None
     except Exception as e:  # a reader bug must not stop the batch
         msg = str(e).splitlines()[0][:200] if str(e) else ""
-        raise ReaderError(f"{reader.name} reader failed: {type(e).__name__}: {msg}") from None
+        raise ReaderFailed(f"{reader.name} reader failed: {type(e).__name__}: {msg}", reader.name) from None
     return reader.name, result, digest, len(data)
 
 
@@ -210,6 +243,7 @@ class Parsed:
     n_nodes: int  # records as read, before collapsing
     n_edges: int
     closed: bool  # every edge joins two of these nodes
+    seconds: float = field(default=0.0, compare=False)  # reading and parsing
 
     def result(self) -> ReadResult:
         """The records as a :class:`ReadResult`."""
@@ -219,26 +253,37 @@ class Parsed:
                           [EdgeRecord(s, d, t, p) for (s, t, d), p in self.edges.items()], self.warnings, self.errors)
 
 
-def _parse(path: str, max_bytes: int) -> Parsed | str:
+@dataclass(slots=True)
+class Failed:
+    """A file that could not be read: the one-line error, the reader that failed ('' when no
+    reader got to it) and the seconds spent."""
+
+    error: str
+    reader: str = ""
+    seconds: float = field(default=0.0, compare=False)
+
+
+def _parse(path: str, max_bytes: int) -> Parsed | Failed:
+    t = time.perf_counter()
     try:
         reader, result, digest, size = read_file(Path(path), max_bytes)
     except ReaderError as e:
-        return str(e)
+        return Failed(str(e), e.reader if isinstance(e, ReaderFailed) else "", time.perf_counter() - t)
     nodes, edges = collapse(result)
     closed = all(s in nodes and d in nodes for s, _, d in edges)
     return Parsed(reader, digest, size, *split_records(nodes), edges, result.warnings, result.errors,
-                  len(result.nodes), len(result.edges), closed)
+                  len(result.nodes), len(result.edges), closed, time.perf_counter() - t)
 
 
-def _parse_packed(path: str, max_bytes: int) -> bytes | str:
+def _parse_packed(path: str, max_bytes: int) -> bytes | Failed:
     """:func:`_parse` in a worker process, packed as plain tuples: marshal moves them back several
     times faster than pickling records (pickle when a property holds a type marshal lacks)."""
     got = _parse(path, max_bytes)
-    if isinstance(got, str):
+    if isinstance(got, Failed):
         return got
     empty: dict[str, Any] = {}  # one object for every edge without properties (marshal keeps it one)
     payload = (got.reader, got.digest, got.size, got.supports, got.keys, {k: p or empty for k, p in got.edges.items()},
-               got.warnings, got.errors, got.n_nodes, got.n_edges, got.closed)
+               got.warnings, got.errors, got.n_nodes, got.n_edges, got.closed, got.seconds)
     try:
         return b"m" + marshal.dumps(payload)
     except ValueError:
@@ -247,17 +292,17 @@ def _parse_packed(path: str, max_bytes: int) -> bytes | str:
 
 def _unpack(data: bytes) -> Parsed:
     payload = marshal.loads(memoryview(data)[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # our worker
-    reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed = payload
-    return Parsed(reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed)
+    reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed, seconds = payload
+    return Parsed(reader, digest, size, supports, keys, edges, warnings, errors, n_nodes, n_edges, closed, seconds)
 
 
-def _collect(fut: Future[bytes | str]) -> Parsed | str:
+def _collect(fut: Future[bytes | Failed]) -> Parsed | Failed:
     """A worker's result for one file (a worker crash, e.g. out of memory, fails that file only)."""
     try:
         packed = fut.result()
         return _unpack(packed) if isinstance(packed, bytes) else packed
     except Exception as e:
-        return f"reader process failed: {type(e).__name__}: {e}"
+        return Failed(f"reader process failed: {type(e).__name__}: {e}")
 
 
 def ingest_paths(
@@ -438,8 +483,8 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
             for fr, info in staged:  # read again: keeping every file's records for this case costs memory
                 got = _parse(info.path, max_bytes)
                 try:
-                    if isinstance(got, str) or got.digest != info.hash:
-                        raise KGError(got if isinstance(got, str) else "file changed during ingest")
+                    if isinstance(got, Failed) or got.digest != info.hash:
+                        raise KGError(got.error if isinstance(got, Failed) else "file changed during ingest")
                     store.write_source(info, got.result())
                 except KGError as e:
                     fr.status, fr.nodes, fr.edges = "failed", 0, 0
@@ -456,25 +501,26 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
                 timings["index"] += time.perf_counter() - t
         staged.clear()
 
-    def handle(p: Path, st: os.stat_result, got: Parsed | str) -> None:
+    def handle(p: Path, st: os.stat_result, got: Parsed | Failed) -> None:
         if load is not None and str(p) in load:  # named twice on the command line
             done(FileReport(str(p), "unchanged", load.sources[load.paths[str(p)] - 1].info.reader))
             return
         prev = store.source(str(p))
-        if isinstance(got, str):
-            done(FileReport(str(p), "failed", errors=[got]))
+        if isinstance(got, Failed):
+            done(FileReport(str(p), "failed", got.reader, errors=[got.error], seconds=got.seconds))
             return
         reader = got.reader
         if not reader:
-            done(FileReport(str(p), "unsupported"))
+            done(FileReport(str(p), "unsupported", seconds=got.seconds))
             return
         if prev and not force and prev.hash == got.digest:
             store.touch_source(str(p), st.st_mtime)
-            done(FileReport(str(p), "unchanged", reader))
+            done(FileReport(str(p), "unchanged", reader, seconds=got.seconds))
             return
         info = SourceInfo(str(p), got.digest, got.size, st.st_mtime, reader)
         status: Status = "partial" if got.errors else ("updated" if prev else "added")
-        fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors))
+        fr = FileReport(str(p), status, reader, got.n_nodes, got.n_edges, list(got.warnings), list(got.errors),
+                        got.seconds)
         if load is not None and prev is None:
             load.add_collapsed(info, got.supports, got.keys, got.edges, got.warnings, got.errors, got.closed)
             staged.append((fr, info))
@@ -485,7 +531,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         try:
             store.write_source(info, got.result())
         except KGError as e:
-            done(FileReport(str(p), "failed", reader, errors=[f"store write failed: {e}"]))
+            done(FileReport(str(p), "failed", reader, errors=[f"store write failed: {e}"], seconds=got.seconds))
             return
         done(fr)
 
@@ -495,7 +541,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         # the process staging their output is the one every file waits for: it gets the CPU first
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=os.nice,
                                  initargs=(PARSER_NICE,)) as pool:
-            futures: deque[tuple[Path, os.stat_result, Future[bytes | str]]] = deque(
+            futures: deque[tuple[Path, os.stat_result, Future[bytes | Failed]]] = deque(
                 (p, st, pool.submit(_parse_packed, str(p), max_bytes)) for p, st in todo)
             while futures:  # popped as they are used, so each file's data is freed after its write
                 p, st, fut = futures.popleft()

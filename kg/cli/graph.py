@@ -25,6 +25,19 @@ def _stats_table(stats: dict[str, dict[str, int]]) -> Any:
     return t
 
 
+def _formats_table(formats: dict[str, dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    t = Table(title="Formats", show_lines=False)
+    t.add_column("format")
+    for col in ("files", "nodes", "edges", "errors", "seconds"):
+        t.add_column(col, justify="right")
+    for name, row in formats.items():
+        t.add_row(name, f"{row['files']:,}", f"{row['nodes']:,}", f"{row['edges']:,}",
+                  f"[red]{row['errors']:,}[/red]" if row["errors"] else "0", f"{row['seconds']:.2f}")
+    return t
+
+
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
     store: StoreOpt = None,
@@ -71,6 +84,8 @@ def ingest(
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
         console.print(f"[bold]{len(report.files)} files[/bold] in {report.seconds:.1f}s ({phases}): {summary}",
                       highlight=False)
+        if any(f.status not in ("unchanged", "removed") for f in report.files):  # some files were read
+            console.print(_formats_table(report.by_format()))
         for f in report.failed:
             console.print(f"[red]error[/red] {f.path}: {'; '.join(f.errors[:3])}", highlight=False, soft_wrap=True)
         warned = [f for f in report.files if f.warnings]
