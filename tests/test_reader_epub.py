@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from reader_helpers import chunks, doc_node, read_with
 
 from ingest.readers.base import FileInfo, select_reader
 from ingest.readers.epub import EpubReader
@@ -17,16 +18,7 @@ READER = EpubReader()
 
 
 def read(path: Path):
-    return READER.read(path, path.read_bytes())
-
-
-def chunks(res):
-    return sorted((n for n in res.nodes if n.label == "Chunk"), key=lambda n: n.properties["index"])
-
-
-def doc_node(res):
-    (node,) = [n for n in res.nodes if n.label == "Document"]
-    return node
+    return read_with(READER, path)
 
 
 def make_epub(path: Path) -> Path:

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from reader_helpers import chunks, doc_node, read_with
 
 from ingest.readers import slides
 from ingest.readers.base import FileInfo, select_reader
@@ -23,16 +24,7 @@ MAIN = b"application/vnd.openxmlformats-officedocument.presentationml.presentati
 
 
 def read(path: Path):
-    return READER.read(path, path.read_bytes())
-
-
-def chunks(res):
-    return sorted((n for n in res.nodes if n.label == "Chunk"), key=lambda n: n.properties["index"])
-
-
-def doc_node(res):
-    (node,) = [n for n in res.nodes if n.label == "Document"]
-    return node
+    return read_with(READER, path)
 
 
 def make_deck(path: Path, *, core_title: str = "") -> Path:

@@ -52,6 +52,16 @@ class Reader(Protocol):
         ...
 
 
+class SuffixReader:
+    """A base for readers that take a file by its extension alone: set ``suffixes`` (lower case)."""
+
+    suffixes: tuple[str, ...] | frozenset[str] = ()
+
+    def sniff(self, info: FileInfo) -> bool:
+        """Whether the file's extension is one of :attr:`suffixes`."""
+        return info.path.suffix.lower() in self.suffixes
+
+
 _REGISTRY: dict[str, Reader] = {}
 
 

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.readers.base import FileInfo, decode_text, register_reader
+from ingest.readers.base import SuffixReader, decode_text, register_reader
 from ingest.records import AuthorRef, PaperRecord, paper_records
 from kg.errors import ReaderError
 from kg.ids import normalize_arxiv, normalize_doi
@@ -139,15 +139,12 @@ def _reason(block: Any) -> str:
     return " ".join(str(msg).split())[:200]
 
 
-class BibtexReader:
+class BibtexReader(SuffixReader):
     """``.bib`` files: every entry (``@article``, ``@inproceedings``, ``@misc``, ...) is a Paper."""
 
     name = "bibtex"
+    suffixes = SUFFIXES
     priority = 10
-
-    def sniff(self, info: FileInfo) -> bool:
-        """Files ending in ``.bib`` / ``.bibtex``."""
-        return info.path.suffix.lower() in SUFFIXES
 
     def read(self, path: Path, data: bytes) -> ReadResult:
         """One Paper per entry; see the module docstring."""

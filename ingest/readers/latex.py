@@ -37,7 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_text
-from ingest.readers.base import FileInfo, decode_text_with_encoding, encoding_warning, register_reader
+from ingest.readers.base import (
+    SuffixReader,
+    decode_text_with_encoding,
+    encoding_warning,
+    register_reader,
+)
 from ingest.readers.bibtex import BibtexReader
 from ingest.records import AuthorRef, PaperRecord, chunk_records, document_id, paper_records
 from kg.errors import InvalidRecordError, ReaderError
@@ -334,15 +339,12 @@ def _arxiv_from_folder(path: Path) -> str | None:
     return m.group(1) if m else None
 
 
-class LatexReader:
+class LatexReader(SuffixReader):
     """``.tex`` / ``.latex`` / ``.ltx`` sources."""
 
     name = "latex"
+    suffixes = SUFFIXES
     priority = 10
-
-    def sniff(self, info: FileInfo) -> bool:
-        """A LaTeX source extension."""
-        return info.path.suffix.lower() in SUFFIXES
 
     def read(self, path: Path, data: bytes) -> ReadResult:
         """A Paper (full document with a title) or a Document (fragment); see the module."""
