@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 unexport VIRTUAL_ENV
 
-.PHONY: demo test lint architecture lock lock-tool lock-check peers wheel bench clean
+.PHONY: demo test system lint architecture lock lock-tool lock-check peers wheel bench clean
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(UV_DIR)
@@ -36,13 +36,22 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 
 peers: $(PEERS)/node_modules/.installed
 
+# Debian packages the tests drive for real: chromium (the web explorer's browser tests, through
+# Playwright pointed at /usr/bin/chromium) and tesseract (OCR of scanned PDFs). Needs root or sudo.
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system:
+	@command -v chromium >/dev/null && command -v tesseract >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
+
 demo: $(VENV)/.synced
 	@echo "== kgloom demo: ingesting $(DEMO_DATA) into $(DEMO_STORE) =="
 	$(BIN)/kg ingest $(DEMO_DATA) --store $(DEMO_STORE)
 	$(BIN)/kg search "knowledge distillation from a teacher model" --store $(DEMO_STORE) --k 5
 	$(BIN)/kg search "scientific database lookup skill" --store $(DEMO_STORE) --k 3 --label Skill
 
-test: $(VENV)/.synced peers
+test: $(VENV)/.synced peers system
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.synced

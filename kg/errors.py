@@ -102,6 +102,8 @@ EXTRAS: dict[str, str] = {
     **dict.fromkeys(("langchain", "langchain_core", "langgraph", "mcp"), "agents"),
     **dict.fromkeys(("docx", "pptx", "openpyxl", "odf", "striprtf", "ebooklib", "nbformat", "rispy",
                      "defusedxml"), "documents"),
+    "pytesseract": "ocr",
+    **dict.fromkeys(("fastapi", "uvicorn"), "web"),
 }
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingest.readers.base import FileInfo, get_reader, select_reader
-from ingest.readers.pdf import PdfReader, parse_reference, split_authors
+from ingest.readers.pdf import PdfReader, split_authors
+from ingest.reference_parser import parse_reference
 from kg.errors import ReaderError
 from kg.model import Label, NodeRecord, ReadResult, Rel
 

@@ -31,6 +31,7 @@ from typing import Any
 from ingest.chunking import chunk_text
 from ingest.readers.base import FileInfo, register_reader
 from ingest.records import AuthorRef, PaperRecord, PaperRef, chunk_records, paper_records
+from ingest.reference_parser import DOI, YEAR, parse_reference
 from kg.errors import ReaderError
 from kg.ids import fold
 from kg.model import ReadResult
@@ -59,14 +60,6 @@ _HEADING = re.compile(r"^(?:(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+[A-Z][^.
 _REFS = re.compile(r"^(?:\d{1,2}\.?\s+|[IVX]{1,4}\.\s+)?(references|bibliography|literature cited|works cited)$",
                    re.I)
 _ARXIV_STAMP = re.compile(r"arXiv:(\d{4}\.\d{4,5})(v\d+)?\s*\[[\w.\-]+\]\s*(\d{1,2} \w{3} (\d{4}))?")
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
-_ARXIV = re.compile(r"(?:arXiv(?:\s+preprint)?\s*:?\s*(?:arXiv:)?\s*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})",
-                    re.I)
-_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
-_AUTHOR_YEAR = re.compile(r"^(?P<authors>[^\d]{3,600}?)[.,]?\s*\(?(?P<year>(?:19|20)\d{2})[a-z]?\)?[.,:]\s+(?P<rest>.+)$")
-_AUTHOR_COLON = re.compile(r"^(?P<authors>[^\d:]{3,400}?):\s+(?P<rest>.+)$")
-_QUOTED = re.compile(r"[“\"](?P<title>[^”\"]{8,300}?)[,.]?[”\"]")
-_SENTENCE = re.compile(r"^(?P<title>.{8,300}?(?:(?<![\s.(][A-Z])(?<!\bvs)(?<!\bal)\.|[?!]))(?=\s|$)")
 _HYPHEN_WORD = re.compile(r"\b[a-z]+-[a-z]+\b")
 
 
@@ -300,12 +293,12 @@ def _front(p: _Pdf, hyphenated: AbstractSet[str]) -> tuple[str | None, list[str]
             meta.setdefault("arxiv_id", m.group(1))
             if m.group(4):
                 meta.setdefault("year", int(m.group(4)))
-        elif margin and (m := _DOI.search(ln.text)):
+        elif margin and (m := DOI.search(ln.text)):
             meta.setdefault("doi", m.group(1).rstrip(".,;)"))
         if margin and ln.text.startswith("Proceedings of"):  # ACL-style footer: venue, then date
             meta["venue"] = venue = re.split(r",\s*(?:pages|pp\.|vol)", ln.text)[0].strip(" ,")
             near = " ".join(x.text for x in lines if abs(x.y1 - ln.y0) < 3 * ln.size).replace(venue, "")
-            if y := _YEAR.search(near) or _YEAR.search(ln.text):
+            if y := YEAR.search(near) or YEAR.search(ln.text):
                 meta.setdefault("year", int(y.group(1)))
     cands = [ln for ln in lines if sum(c.isalpha() for c in ln.text) >= 3 and not _ARXIV_STAMP.search(ln.text)]
     title, author_names, abstract = None, [], None
@@ -343,37 +336,6 @@ def _front(p: _Pdf, hyphenated: AbstractSet[str]) -> tuple[str | None, list[str]
     if not author_names and p.info.get("author"):
         author_names = [n for n in re.split(r";|,|\band\b", p.info["author"]) if _name_like(n.strip())]
     return title, [" ".join(n.split()) for n in author_names[:100]], abstract, meta
-
-
-def parse_reference(entry: str) -> PaperRef | None:
-    """One bibliography entry (lines joined) -> a :class:`PaperRef`, or None when unsure.
-
-    >>> parse_reference("Diederik Kingma and Jimmy Ba. 2014. Adam: A method for stochastic "
-    ...                 "optimization. In ICLR.").title
-    'Adam: A method for stochastic optimization'
-    """
-    ids = re.sub(r"(?<=[/\-.])\s+", "", entry)
-    doi = m.group(1).rstrip(".,;)") if (m := _DOI.search(ids)) else None
-    arxiv = m.group(1) if (m := _ARXIV.search(ids)) else None
-    text = re.sub(r"^\s*(?:\[\d{1,4}\]|\d{1,4}\.)\s*", "", entry)
-    title: str | None = None
-    year: int | None = None
-    if q := _QUOTED.search(text):
-        title = q.group("title")
-    elif (m := _AUTHOR_YEAR.match(text)) or (m := _AUTHOR_COLON.match(text)):
-        if len(m.group("authors").split()) <= 120 and (t := _SENTENCE.match(m.group("rest"))):
-            title = t.group("title").rstrip(".")
-        if "year" in m.groupdict():
-            year = int(m.group("year"))
-    if title and (len(title.split()) < 2 or re.match(r"(In |Proceedings|Journal|arXiv|pp\.|[Vv]ol\.)", title)):
-        title = None
-    if year is None and (ys := _YEAR.findall(text)):
-        year = int(ys[-1])
-    if year is not None and not 1900 <= year <= time.gmtime().tm_year + 1:
-        year = None
-    if not (title or doi or arxiv):
-        return None
-    return PaperRef(title=title.strip(" ,") if title else None, year=year, doi=doi, arxiv_id=arxiv)
 
 
 def _references(p: _Pdf, hyphenated: AbstractSet[str]) -> list[PaperRef]:
