@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from ingest.safe_yaml import load_yaml
 from kg.errors import ReaderError
 
 SPEC_FIELDS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
@@ -81,7 +82,7 @@ def parse_skill_md(text: str) -> tuple[dict[str, Any], str]:
         raise ReaderError("invalid YAML front matter: none found (the file must start with a '---' line)")
     raw, body, _ = parts
     try:
-        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_yaml(raw)
     except yaml.MarkedYAMLError as e:
         where = f" (line {e.problem_mark.line + 2}, column {e.problem_mark.column + 1})" if e.problem_mark else ""
         reason = " ".join(str(e.problem or e.context or "parse error").split())

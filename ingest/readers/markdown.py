@@ -28,6 +28,7 @@ from ingest.chunking import chunk_text
 from ingest.readers.base import FileInfo, decode_text_with_encoding, encoding_warning, register_reader
 from ingest.readers.text import document_result
 from ingest.records import AuthorRef, PaperRecord, chunk_records, document_id, paper_records
+from ingest.safe_yaml import load_yaml
 from ingest.skill_spec import is_skill_file, split_front_matter
 from kg.errors import InvalidRecordError, ReaderError
 from kg.ids import slug
@@ -81,7 +82,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str, str | None, str 
         return {}, text, None, "invalid YAML front matter: the opening '---' is never closed"
     raw, body, _ = parts
     try:
-        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_yaml(raw)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark else ""

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from ingest.readers.base import FileInfo, decode_text, register_reader
+from ingest.safe_yaml import load_yaml
 from ingest.skill_spec import is_skill_file, parse_skill_md, split_front_matter, validate_skill
 from kg.ids import slug
 from kg.model import EdgeRecord, Label, NodeRecord, ReadResult, Rel
@@ -232,7 +233,7 @@ class SkillReader:
         if parts is None:
             return False
         try:
-            data = yaml.load(parts[0], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            data = load_yaml(parts[0])
         except yaml.YAMLError:
             return False
         return isinstance(data, dict) and "name" in data and "description" in data

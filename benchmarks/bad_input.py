@@ -1,0 +1,416 @@
+"""The bad-input matrix: one folder with a good file of every format beside broken, hostile and
+oversized ones, ingested by the real ``kg ingest`` in a child process.
+
+For each (format, failure) it records what the user sees (the one-line error, or the warning of a
+bounded partial read), the file's parse time, and checks that every good file was kept, that no
+traceback reached the terminal, and that the whole run stayed under a time and memory cap. Prints
+one JSON line, appends it to ``benchmarks/results/bad_input.jsonl`` and, with ``--markdown``,
+writes the matrix to ``docs/bad_input.md``.
+
+    python benchmarks/bad_input.py --markdown         # the full matrix (100 MB sheets included)
+    python benchmarks/bad_input.py --small            # the same cases at small sizes (tests use it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "bad_input.jsonl"
+KG = [sys.executable, "-m", "kg.cli"]
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">' for i in range(1, 10))
+          + "]>")
+MACRO = b'Attribute VB_Name = "Evil"\nSub AutoOpen()\nShell "touch PWNED"\nEnd Sub\n'
+
+
+@dataclass
+class Case:
+    """One file of the matrix: its format, the failure it carries (``""`` for a good file), and
+    the outcome expected: ``added`` (kept, perhaps with warnings) or ``failed`` (one-line error)."""
+
+    fmt: str
+    failure: str
+    name: str
+    build: Callable[[Path], None]
+    expect: str
+
+
+# -- builders -----------------------------------------------------------------------------------
+
+def _docx(p: Path, text: str = "Coral bleaching was widespread in 2016.") -> None:
+    import docx
+
+    d = docx.Document()
+    d.core_properties.title = "Reef survey"
+    d.add_heading("Results", 1)
+    d.add_paragraph(text)
+    d.save(str(p))
+
+
+def _pptx(p: Path) -> None:
+    import pptx
+
+    deck = pptx.Presentation()
+    s = deck.slides.add_slide(deck.slide_layouts[1])
+    s.shapes.title.text = "Graph retrieval"
+    s.placeholders[1].text = "Hybrid search fuses BM25 and dense vectors."
+    deck.save(str(p))
+
+
+def _xlsx(p: Path, rows: int = 3) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("papers")
+    ws.append(["title", "authors", "year", "doi"])
+    for i in range(rows):
+        ws.append([f"Paper number {i} on reef ecology", "Ana Lima; Bo Chen", 2000 + i % 25, f"10.1234/reef.{i}"])
+    wb.save(str(p))
+
+
+def _pdf(p: Path, pages: int = 1, text: bool = True) -> None:
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    for _ in range(pages):
+        w.add_blank_page(612, 792)
+    if text:
+        from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+        font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                                 NameObject("/BaseFont"): NameObject("/Helvetica")})
+        page = w.pages[0]
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
+            {NameObject("/F1"): w._add_object(font)})})
+        s = DecodedStreamObject()
+        s.set_data(b"BT /F1 12 Tf 72 700 Td (Sea grass meadows store carbon.) Tj ET")
+        page[NameObject("/Contents")] = w._add_object(s)
+    with p.open("wb") as f:
+        w.write(f)
+
+
+def _encrypt_pdf(p: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    tmp = p.with_suffix(".plain")
+    _pdf(tmp)
+    w = PdfWriter(clone_from=PdfReader(str(tmp)))
+    w.encrypt(user_password="secret", owner_password="owner")
+    with p.open("wb") as f:
+        w.write(f)
+    tmp.unlink()
+
+
+def _office_encrypted(make: Callable[[Path], None]) -> Callable[[Path], None]:
+    def build(p: Path) -> None:
+        import msoffcrypto  # a real password-protected Office file (ECMA-376 agile encryption)
+
+        plain = p.with_name("plain" + p.suffix)
+        make(plain)
+        with plain.open("rb") as src, p.open("wb") as dst:
+            msoffcrypto.OfficeFile(src).encrypt("secret", dst)  # type: ignore[attr-defined]
+        plain.unlink()
+    return build
+
+
+def _truncated(make: Callable[[Path], None]) -> Callable[[Path], None]:
+    def build(p: Path) -> None:
+        make(p)
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+    return build
+
+
+def _zip_rewrite(make: Callable[[Path], None], member: str, content: bytes,
+                 ctype: tuple[bytes, bytes] | None = None) -> Callable[[Path], None]:
+    """A valid file of ``make`` with ``member`` replaced (or added), its content type optionally edited."""
+    def build(p: Path) -> None:
+        src = p.with_name("src" + p.suffix)
+        make(src)
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                if info.filename == member:
+                    continue
+                data = zin.read(info.filename)
+                if ctype and info.filename == "[Content_Types].xml":
+                    data = data.replace(*ctype)
+                zout.writestr(info.filename, data)
+            zout.writestr(member, content)
+        src.unlink()
+    return build
+
+
+def _write(content: bytes | str) -> Callable[[Path], None]:
+    def build(p: Path) -> None:
+        p.write_bytes(content.encode() if isinstance(content, str) else content)
+    return build
+
+
+def _big_csv(mb: int) -> Callable[[Path], None]:
+    def build(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["station", "depth_m", "temperature_c", "note"])
+            row = 0
+            while f.tell() < mb * 2**20:
+                w.writerows([f"S{row + i}", (row + i) % 40, 24.5, "routine reading at the reef crest"]
+                            for i in range(10000))
+                row += 10000
+    return build
+
+
+def _zip_bomb(p: Path) -> None:
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
+            z.open("zeros.txt", "w", force_zip64=True) as m:
+        block = b"\0" * 2**20
+        for _ in range(1024):  # 1 GiB inflated, ~1 MiB on disk
+            m.write(block)
+
+
+def _good_zip(p: Path) -> None:
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("notes/reef.md", "# Reef\n\nCorals and algae.\n")
+
+
+def _traversal_zip(p: Path) -> None:
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("../../escaped.md", "# Escaped\n\nThis member tries to leave its folder.\n")
+        z.writestr("ok/notes.md", "# Kept\n\nA member that stays inside.\n")
+
+
+def _traversal_tar(p: Path) -> None:
+    with tarfile.open(p, "w") as t:
+        for name, body in (("../../escaped.md", b"# Escaped\n"), ("/etc/evil.md", b"# Absolute\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+        link = tarfile.TarInfo("passwd.md")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        t.addfile(link)
+
+
+def _epub(p: Path) -> None:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("kg-bad-input")
+    book.set_title("Field notes")
+    book.add_author("Ana Lima")
+    ch = epub.EpubHtml(title="One", file_name="one.xhtml", content="<h1>One</h1><p>Kelp forests grow fast.</p>")
+    book.add_item(ch)
+    book.toc = [ch]
+    book.spine = ["nav", ch]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(p), book)
+
+
+def _notebook(p: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(metadata={"title": "Reef analysis", "authors": [{"name": "Bo Chen"}]})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Reef analysis\nSurvey counts."), nbformat.v4.new_code_cell("x = 1")]
+    p.write_text(nbformat.writes(nb))
+
+
+GOOD_MAIL = ("From: Ana Lima <ana@example.org>\nTo: Bo Chen <bo@example.org>\nSubject: Survey dates\n"
+             "Message-ID: <m1@example.org>\nDate: Mon, 2 Mar 2026 10:00:00 +0000\n\nThe survey starts on Monday.\n")
+BROKEN_MIME = ("From: Ana Lima <ana@example.org>\nSubject: =?utf-8?B?broken?=\nMIME-Version: 1.0\n"
+               'Content-Type: multipart/mixed; boundary="never-closed"\n\n--never-closed\n'
+               "Content-Type: text/plain; charset=no-such-charset\nContent-Transfer-Encoding: base64\n\n"
+               "!!!not base64!!!\n--never-closed\nContent-Type: application/pdf\n"
+               "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJeLjz9MK\n")
+
+
+def cases(small: bool) -> list[Case]:
+    """Every (format, failure) of the matrix; ``small`` shrinks the oversized ones."""
+    sheet_mb = 2 if small else 100
+    deep = 10**4 if small else 10**5
+    bib_n = 10**4 if small else 10**6
+    pages = 500 if small else 10**4
+    xlsx_rows = 2000 if small else 300_000
+    odt_bomb = _zip_rewrite(_odt, "content.xml", (LAUGHS + "<office:document-content>&lol9;"
+                                                  "</office:document-content>").encode())
+    return [
+        Case("pdf", "", "good.pdf", _pdf, "added"),
+        Case("pdf", "password-protected", "locked.pdf", _encrypt_pdf, "failed"),
+        Case("pdf", "truncated", "cut.pdf", _truncated(_pdf), "failed"),
+        Case("pdf", "not a PDF", "fake.pdf", _write(b"%PDF-1.7\nthis is not really a PDF\n%%EOF\n"), "failed"),
+        Case("pdf", f"{pages:,} pages", "long.pdf", lambda p: _pdf(p, pages=pages), "added"),
+        Case("docx", "", "good.docx", _docx, "added"),
+        Case("docx", "password-protected", "locked.docx", _office_encrypted(_docx), "failed"),
+        Case("docx", "truncated ZIP", "cut.docx", _truncated(_docx), "failed"),
+        Case("docx", "XML entity bomb", "laughs.docx", _zip_rewrite(
+            _docx, "word/document.xml", (LAUGHS + '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+                                           "<w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
+                                           ).encode()), "failed"),
+        Case("docx", "macro-enabled (.docm)", "macro.docm", _zip_rewrite(
+            _docx, "word/vbaProject.bin", MACRO, (b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                                                  b"application/vnd.ms-word.document.macroEnabled.main+xml")), "added"),
+        Case("odt", "", "good.odt", _odt, "added"),
+        Case("odt", "XML entity bomb", "laughs.odt", odt_bomb, "failed"),
+        Case("rtf", "", "good.rtf", _write("{\\rtf1\\ansi {\\b Reef survey}\\par Kelp grows fast.}"), "added"),
+        Case("rtf", "unbalanced groups", "broken.rtf", _write("{\\rtf1\\ansi {\\b Reef {{{ text"), "added"),
+        Case("pptx", "", "good.pptx", _pptx, "added"),
+        Case("pptx", "password-protected", "locked.pptx", _office_encrypted(_pptx), "failed"),
+        Case("pptx", "truncated ZIP", "cut.pptx", _truncated(_pptx), "failed"),
+        Case("xlsx", "", "good.xlsx", _xlsx, "added"),
+        Case("xlsx", "password-protected", "locked.xlsx", _office_encrypted(_xlsx), "failed"),
+        Case("xlsx", f"{xlsx_rows:,} rows", "big.xlsx", lambda p: _xlsx(p, xlsx_rows), "added"),
+        Case("csv", "", "papers.csv", _write("title,authors,year\nReef ecology today,Ana Lima,2021\n"), "added"),
+        Case("csv", f"{sheet_mb} MB sheet", "big.csv", _big_csv(sheet_mb), "added"),
+        Case("csv", "Latin-1 text", "latin1.csv", _write("station,note\nS1,café au bord de l'eau\n".encode("latin-1")),
+             "added"),
+        Case("eml", "", "good.eml", _write(GOOD_MAIL), "added"),
+        Case("eml", "broken MIME", "broken.eml", _write(BROKEN_MIME), "added"),
+        Case("mbox", "one broken message", "list.mbox", _write(
+            "From ana@example.org Mon Mar  2 10:00:00 2026\n" + GOOD_MAIL + "\n"
+            "From x Mon Mar  2 10:00:00 2026\n\x00\x00 not a header\n"), "added"),
+        Case("epub", "", "good.epub", _epub, "added"),
+        Case("epub", "DRM (encryption.xml)", "drm.epub", _zip_rewrite(
+            _epub, "META-INF/encryption.xml",
+            b'<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+            b'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData>'
+            b'<enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>'
+            b'<enc:CipherData><enc:CipherReference URI="EPUB/one.xhtml"/></enc:CipherData>'
+            b"</enc:EncryptedData></encryption>"), "failed"),
+        Case("ipynb", "", "good.ipynb", _notebook, "added"),
+        Case("ipynb", "invalid JSON", "broken.ipynb", _write('{"cells": [ {"cell_type": "markdown", '), "failed"),
+        Case("jsonl", f"a record nested {deep:,} levels", "deep.jsonl", _write(
+            '{"paper_id": "1", "title": "A shallow record on reef ecology", "authors": [], "year": 2020}\n'
+            '{"paper_id": "2", "title": "Deep", "authors": ' + "[" * deep + "]" * deep + "}\n"), "added"),
+        Case("bib", f"{bib_n:,} entries", "huge.bib", _write("".join(
+            f"@article{{k{i}, title={{Entry {i} on reef ecology}}, year={{2001}}}}\n" for i in range(bib_n))), "added"),
+        Case("tex", "", "good.tex", _write("\\documentclass{article}\\title{Reef survey}\\author{Ana Lima}"
+                                           "\\begin{document}\\maketitle\\begin{abstract}Kelp.\\end{abstract}"
+                                           "\\end{document}"), "added"),
+        Case("tex", "unbalanced braces", "broken.tex", _write(
+            "\\documentclass{article}\\title{Reef {survey\\begin{document}\\maketitle Text"), "added"),
+        Case("md", "", "notes.md", _write("---\ntitle: Field notes\n---\n# Field notes\n\nReef crest.\n"), "added"),
+        Case("md", "YAML alias bomb", "SKILL.md", _write(
+            "---\nname: bomb\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+            "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+            "metadata: {i: [*h, *h, *h, *h, *h, *h, *h, *h, *h]}\n---\n# Bomb\n"),
+             "failed"),
+        Case("txt", "", "good.txt", _write("Seagrass meadows store carbon.\n"), "added"),
+        Case("txt", "Latin-1 text", "latin1.txt", _write("Le récif corallien était blanchi.\n".encode("latin-1")),
+             "added"),
+        Case("txt", "binary bytes", "binary.txt", _write(bytes(range(256)) * 64), "failed"),
+        Case("zip", "", "good.zip", _good_zip, "added"),
+        Case("zip", "path traversal (../)", "escape.zip", _traversal_zip, "added"),
+        Case("tar", "traversal, absolute path, symlink", "escape.tar", _traversal_tar, "added"),
+        Case("zip", "zip bomb (1 GiB of zeros)", "bomb.zip", _zip_bomb, "added"),
+        Case("zip", "not a ZIP", "fake.zip", _write(b"PK\x03\x04 this is not a zip"), "failed"),
+    ]
+
+
+def _odt(p: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P
+
+    doc = OpenDocumentText()
+    doc.text.addElement(P(text="Mangroves protect coasts."))
+    doc.save(str(p))
+
+
+def run(small: bool, keep: Path | None = None) -> dict:
+    """Build the folder, ingest it with ``kg ingest --json``, and return the measured matrix."""
+    work = Path(tempfile.mkdtemp(prefix="kg-bad-input-"))
+    folder = work / "folder"
+    folder.mkdir()
+    all_cases = cases(small)
+    for i, c in enumerate(all_cases):
+        sub = folder / f"{i:02d}-{c.fmt}"
+        sub.mkdir()
+        c.build(sub / c.name)
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([*KG, "ingest", str(folder), "--store", str(work / "store"), "--json", "--no-embed"],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=1800)
+    wall = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if not proc.stdout.strip():
+        raise SystemExit(f"kg ingest printed nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    report = json.loads(proc.stdout)
+    by_path = {Path(f["path"]).relative_to(folder).parts[0]: f for f in report["files"]
+               if Path(f["path"]).is_relative_to(folder)}
+    rows, wrong = [], []
+    for i, c in enumerate(all_cases):
+        f = by_path.get(f"{i:02d}-{c.fmt}", {})
+        status = f.get("status", "missing")
+        msg = "; ".join(f.get("errors") or f.get("warnings") or [])
+        ok = status == c.expect or (c.expect == "added" and status in ("updated", "partial"))
+        rows.append({"format": c.fmt, "failure": c.failure or "(good file)", "status": status, "message": msg,
+                     "nodes": f.get("nodes", 0), "seconds": round(f.get("seconds", 0.0), 3),
+                     "bytes": (folder / f"{i:02d}-{c.fmt}" / c.name).stat().st_size, "as_expected": ok})
+        if not ok:
+            wrong.append(f"{c.fmt}/{c.failure or 'good'}: {status} ({msg})")
+    escaped = [p for p in work.rglob("*escaped*")] + list(Path("/etc").glob("evil.md"))
+    pwned = list(work.rglob("PWNED"))
+    out = {"bench": "bad_input", "small": small, "files": len(all_cases), "wall_s": round(wall, 2),
+           "peak_rss_mb": round(peak_mb, 1), "exit_code": proc.returncode,
+           "traceback": "Traceback" in proc.stderr, "escaped_files": [str(p) for p in escaped],
+           "macro_ran": bool(pwned), "unexpected": wrong, "load_avg_1m": round(os.getloadavg()[0], 2),
+           "rows": rows}
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def markdown(res: dict) -> str:
+    """The matrix as the Markdown page docs/bad_input.md."""
+    lines = ["# Bad input: what each broken file gives", "",
+             "Generated by `python benchmarks/bad_input.py --markdown` (do not edit by hand): one folder with a",
+             "good file of each format beside broken, hostile and oversized ones, ingested by `kg ingest`.",
+             f"All {res['files']} files in {res['wall_s']} s, peak RSS {res['peak_rss_mb']} MB; every good file kept; "
+             f"traceback printed: {'yes' if res['traceback'] else 'no'}; files written outside the folder: "
+             f"{len(res['escaped_files'])}; macros run: {'yes' if res['macro_ran'] else 'no'}.", "",
+             "| format | failure | outcome | message (warnings for a kept file) | size | parse s |",
+             "|---|---|---|---|---:|---:|"]
+    for r in res["rows"]:
+        size = f"{r['bytes'] / 2**20:.1f} MB" if r["bytes"] > 2**20 else f"{r['bytes'] / 1024:.1f} KB"
+        msg = r["message"].replace("|", "\\|")[:220]
+        lines.append(f"| {r['format']} | {r['failure']} | {r['status']} | {msg} | {size} | {r['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Command line: see the module docstring."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--small", action="store_true", help="small sizes for the oversized cases (fast)")
+    ap.add_argument("--markdown", action="store_true", help="write docs/bad_input.md")
+    ap.add_argument("--no-save", action="store_true", help="do not append to benchmarks/results")
+    args = ap.parse_args()
+    res = run(args.small)
+    line = json.dumps(res)
+    print(line)
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a") as f:
+            f.write(line + "\n")
+    if args.markdown:
+        (ROOT / "docs" / "bad_input.md").write_text(markdown(res))
+    bad = res["unexpected"] or res["traceback"] or res["escaped_files"] or res["macro_ran"]
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
