@@ -1,21 +1,23 @@
-"""Tests for the PDF reader (ingest/readers/pdf.py): front matter, references, corrupt input."""
+"""Tests for the PDF reader (ingest/readers/pdf*.py): front matter, references, both extractors, bad input."""
 
 from __future__ import annotations
 
 import io
 import random
+import time
 from pathlib import Path
 
 import pytest
 
 from ingest.readers.base import FileInfo, get_reader, select_reader
-from ingest.readers.pdf import PdfReader, split_authors
+from ingest.readers.pdf import Engine, PdfReader, split_authors
 from ingest.reference_parser import parse_reference
-from kg.errors import ReaderError
+from kg.errors import ConfigError, ReaderError
 from kg.model import Label, NodeRecord, ReadResult, Rel
 
 S2ORC = "2020.acl-main.447.pdf"
 LONGEVAL = "2023.eacl-main.121.pdf"
+ENGINES: list[Engine] = ["auto", "pdfminer"]  # PDFium (with its fallbacks) and pdfminer alone
 
 
 def read(p: Path, reader: PdfReader | None = None) -> ReadResult:
@@ -160,25 +162,51 @@ def test_page_cap_and_time_budget(pdfs: Path) -> None:
     assert paper(res).properties["title"] == "S2ORC: The Semantic Scholar Open Research Corpus"
 
 
-def test_a_failing_page_is_skipped_with_one_warning(pdfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ingest.readers.pdf as mod
+@pytest.mark.parametrize(("engine", "module", "n_pages", "warning"), [
+    ("pdfium", "pdf_pdfium", 2, "2 page(s) could not be parsed and were skipped"),
+    ("auto", "pdf_pdfium", 4, "2 page(s) PDFium could not read were read with pdfminer"),
+    ("pdfminer", "pdf_pdfminer", 2, "2 page(s) could not be parsed and were skipped"),
+])
+def test_a_failing_page_is_skipped_or_read_by_pdfminer(pdfs: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine,
+                                                       module: str, n_pages: int, warning: str) -> None:
+    import importlib
 
+    mod = importlib.import_module(f"ingest.readers.{module}")
     real, calls = mod._page_lines, []
 
-    def flaky(layout: object, page: int) -> list:  # type: ignore[type-arg]
-        calls.append(page)
+    def flaky(*args: object) -> list:  # type: ignore[type-arg]
+        calls.append(args)
         if len(calls) in (2, 3):  # the PDF's pages 2 and 3
             raise KeyError("broken font")
-        return real(layout, page)
+        return real(*args)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(mod, "_page_lines", flaky)
-    res = read(pdfs / S2ORC, PdfReader(max_pages=4))
+    res = read(pdfs / S2ORC, PdfReader(max_pages=4, engine=engine))
     assert res.warnings == ["only the first 4 of 15 pages were read (max_pages)",
-                            "2 page(s) could not be parsed and were skipped (first: page 2: KeyError: 'broken font')"]
-    assert paper(res).properties["n_pages"] == 2
+                            f"{warning} (first: page 2: KeyError: 'broken font')"]
+    assert paper(res).properties["n_pages"] == n_pages
+
+
+def test_dropping_pages_renumbers_the_rest() -> None:
+    from ingest.readers.pdf_layout import Line, PdfText
+
+    def line(page: int, text: str) -> Line:
+        return Line(page, 72.0, 700.0, 300.0, 710.0, 10.0, text, text)
+
+    p = PdfText(pages=[[line(0, "one")], [], [line(2, "three")]], sizes=[(612.0, 792.0), (0.0, 0.0), (595.0, 842.0)],
+                paragraphs=[["one"], [], ["three"]], image_only=[(2, 2)], failed=[(1, 1, "KeyError")])
+    p.drop_pages({1})
+    assert [[ln.page for ln in pg] for pg in p.pages] == [[0], [1]]
+    assert p.sizes == [(612.0, 792.0), (595.0, 842.0)] and p.paragraphs == [["one"], ["three"]]
+    assert p.image_only == [(1, 2)] and p.failed == []
 
 
 # --- registry ---------------------------------------------------------------------------------
+
+
+def test_unknown_engine() -> None:
+    with pytest.raises(ConfigError, match="unknown PDF engine 'poppler'"):
+        PdfReader(engine="poppler")  # type: ignore[arg-type]
 
 
 def test_registered_and_sniffed(tmp_path: Path) -> None:
@@ -192,32 +220,49 @@ def test_registered_and_sniffed(tmp_path: Path) -> None:
 # --- synthetic PDFs ---------------------------------------------------------------------------
 
 
-def test_synthetic_paper(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_synthetic_paper(tmp_path: Path, engine: Engine) -> None:
     content = text_ops((20, 700, "A Tiny Test Paper Title"), (12, 670, "Jane Doe, John Smith and Ann van Berg"),
                        (12, 655, "University of Nowhere"), (12, 640, "jane@nowhere.edu"), (12, 610, "Abstract"),
                        (10, 590, "We study tiny PDFs in de-"), (10, 578, "tail."),
                        (12, 550, "1 Introduction"), (10, 530, "Body text."))
-    res = read(write(tmp_path, make_pdf(content)))
+    res = read(write(tmp_path, make_pdf(content)), PdfReader(engine=engine))
     props = paper(res).properties
     assert props["title"] == "A Tiny Test Paper Title"
     assert authors(res) == ["Jane Doe", "John Smith", "Ann van Berg"]
     assert props["abstract"] == "We study tiny PDFs in detail."
 
 
-def test_metadata_title_preferred_when_it_matches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_metadata_title_preferred_when_it_matches(tmp_path: Path, engine: Engine) -> None:
     content = text_ops((20, 700, "ATiny Test Paper"), (12, 670, "Jane Doe"), (12, 640, "Abstract"),
                        (10, 620, "Words."))
-    res = read(write(tmp_path, make_pdf(content, info=b"<< /Title (A Tiny Test Paper) /Author (Jane Doe) >>")))
+    res = read(write(tmp_path, make_pdf(content, info=b"<< /Title (A Tiny Test Paper) /Author (Jane Doe) >>")),
+               PdfReader(engine=engine))
     assert paper(res).properties["title"] == "A Tiny Test Paper"
 
 
-def test_no_front_matter_becomes_document(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_front_matter_becomes_document(tmp_path: Path, engine: Engine) -> None:
     content = text_ops((12, 700, "Installation manual"), (10, 680, "Plug the device in and switch it on."))
-    res = read(write(tmp_path, make_pdf(content)))
+    res = read(write(tmp_path, make_pdf(content)), PdfReader(engine=engine))
     doc = next(n for n in res.nodes if n.label == Label.DOCUMENT)
     assert doc.properties["format"] == "pdf" and doc.properties["title"] == "Installation manual"
     assert not any(n.label == Label.PAPER for n in res.nodes)
     assert any(n.label == Label.CHUNK for n in res.nodes)
+
+
+def test_a_page_drawn_out_of_reading_order_is_laid_out_by_pdfminer(tmp_path: Path) -> None:
+    lines = [(20, 700, "A Tiny Test Paper Title"), (12, 670, "Jane Doe and John Smith"), (12, 610, "Abstract"),
+             (10, 590, "We study tiny PDFs drawn"), (10, 578, "from the bottom up."), (12, 550, "1 Introduction"),
+             (10, 530, "Body text.")]
+    path = write(tmp_path, make_pdf(text_ops(*reversed(lines))))
+    # PDFium keeps the drawing order: what follows the "Abstract" heading is the authors
+    drawn = paper(read(path, PdfReader(engine="pdfium"))).properties["abstract"]
+    assert drawn == "Jane Doe and John Smith"
+    for engine in ENGINES:  # pdfminer lays the page out again
+        props = paper(read(path, PdfReader(engine=engine))).properties
+        assert props["abstract"] == "We study tiny PDFs drawn from the bottom up.", engine
 
 
 # --- corrupt input ----------------------------------------------------------------------------
@@ -252,8 +297,8 @@ def test_garbage(tmp_path: Path, data: bytes, fragment: str) -> None:
     expect_error(write(tmp_path, data), fragment)
 
 
-def test_image_only_pdf(tmp_path: Path) -> None:
-    expect_error(write(tmp_path, make_pdf(b"0 0 m 100 100 l S")), "no extractable text")
+def test_vector_only_pdf(tmp_path: Path) -> None:
+    expect_error(write(tmp_path, make_pdf(b"0 0 m 100 100 l S")), "no extractable text (no text layer and no images)")
 
 
 @pytest.mark.timeout(120)
@@ -272,21 +317,141 @@ def test_random_corruption_never_escapes(pdfs: Path, tmp_path: Path) -> None:
             assert "\n" not in str(e)
 
 
-def test_encrypted(pdfs: Path, tmp_path: Path) -> None:
-    pypdf = pytest.importorskip("pypdf")
+def encrypt(src: bytes, *, user: str, algorithm: str) -> bytes:
+    """``src`` encrypted by pypdf's writer with owner password "owner"."""
+    from pypdf import PdfWriter
+
+    w = PdfWriter(clone_from=io.BytesIO(src))
+    w.encrypt(user_password=user, owner_password="owner", algorithm=algorithm)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-256"])
+def test_encrypted(pdfs: Path, tmp_path: Path, algorithm: str, engine: Engine) -> None:
     src = (pdfs / S2ORC).read_bytes()
-    w = pypdf.PdfWriter(clone_from=io.BytesIO(src))
-    w.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
-    buf = io.BytesIO()
-    w.write(buf)
-    expect_error(write(tmp_path, buf.getvalue()), "encrypted PDF: a password is required")
+    reader = PdfReader(max_pages=1, engine=engine)
+    msg = expect_error(write(tmp_path, encrypt(src, user="secret", algorithm=algorithm)), "password-protected PDF",
+                       reader)
+    assert msg == "password-protected PDF: a password is required to open it"
     # an empty user password (owner-only restrictions) still reads
-    w = pypdf.PdfWriter(clone_from=io.BytesIO(src))
-    w.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    res = read(write(tmp_path, encrypt(src, user="", algorithm=algorithm), "open.pdf"), reader)
+    assert paper(res).properties["title"] == "S2ORC: The Semantic Scholar Open Research Corpus"
+
+
+@pytest.mark.timeout(60)
+def test_ten_thousand_pages_stop_at_the_page_cap(tmp_path: Path) -> None:
+    from pypdf import PdfReader as PypdfReader
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    for _ in range(10_000):
+        w.add_blank_page(612, 792)
     buf = io.BytesIO()
     w.write(buf)
-    res = read(write(tmp_path, buf.getvalue(), "open.pdf"), PdfReader(max_pages=1))
+    start = time.monotonic()
+    expect_error(write(tmp_path, buf.getvalue(), "blank.pdf"), "no extractable text")
+    assert time.monotonic() - start < 20
+    # with text on page 1 it is read up to the cap, with a warning
+    w.pages[0].merge_page(PypdfReader(io.BytesIO(make_pdf(text_ops((12, 700, "Page one words"))))).pages[0])
+    buf = io.BytesIO()
+    w.write(buf)
+    start = time.monotonic()
+    res = read(write(tmp_path, buf.getvalue(), "long.pdf"))
+    assert time.monotonic() - start < 20
+    assert res.warnings == ["only the first 300 of 10000 pages were read (max_pages)"]
+    assert "Page one words" in " ".join(n.properties.get("text", "") for n in res.nodes)
+
+
+def test_a_stream_longer_than_its_data(tmp_path: Path) -> None:
+    good = make_pdf(text_ops((20, 700, "A Tiny Test Paper Title"), (12, 670, "Plain words here")))
+    path = write(tmp_path, good.replace(b"/Length ", b"/Length 9", 1))  # /Length runs past endstream
+    res = read(path)  # PDFium stops at endstream
+    assert [n.properties["text"] for n in res.nodes if n.label == Label.CHUNK] == \
+        ["A Tiny Test Paper Title Plain words here"]
+    expect_error(path, "no extractable text", PdfReader(engine="pdfminer"))  # pdfminer reads past it
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_broken_xref_is_repaired_or_refused(pdfs: Path, tmp_path: Path, engine: Engine) -> None:
+    src = (pdfs / S2ORC).read_bytes()
+    reader = PdfReader(max_pages=2, engine=engine)
+    bad = src[:src.rfind(b"startxref")] + b"startxref\n999999999\n%%EOF\n"  # points nowhere
+    res = read(write(tmp_path, bad), reader)
     assert paper(res).properties["title"] == "S2ORC: The Semantic Scholar Open Research Corpus"
+    # a content stream zeroed in the middle of the file: those pages are skipped, the rest kept
+    b = bytearray(src)
+    k = src.find(b"stream", len(src) // 3)
+    b[k + 10:k + 200_000] = bytes(199_990)
+    try:
+        res = read(write(tmp_path, bytes(b), "zeroed.pdf"), PdfReader(engine=engine))
+    except ReaderError as e:
+        assert "\n" not in str(e)
+    else:
+        assert res.nodes
+
+
+# --- PDFs made by others ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pdfs_shipped_by_matplotlib(engine: Engine) -> None:
+    import matplotlib
+
+    files = sorted((Path(matplotlib.__file__).parent / "mpl-data" / "images").glob("*.pdf"))
+    assert len(files) >= 5
+    for f in files:  # toolbar icons: vector paths, no text
+        start = time.monotonic()
+        msg = expect_error(f, "no extractable text", PdfReader(engine=engine))
+        assert msg == "no extractable text (no text layer and no images)"
+        assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("fonttype", [3, 42])
+def test_a_figure_saved_by_matplotlib(tmp_path: Path, engine: Engine, fonttype: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"pdf.fonttype": fonttype}):
+        fig = plt.figure(figsize=(6, 4))
+        fig.suptitle("Parsing throughput of scholarly PDFs", fontsize=18)
+        ax = fig.add_subplot()
+        ax.plot([1, 2, 3], [2, 4, 3])
+        ax.set_xlabel("worker processes")
+        fig.savefig(tmp_path / "fig.pdf")
+        plt.close(fig)
+    res = read(tmp_path / "fig.pdf", PdfReader(engine=engine))
+    doc = next(n for n in res.nodes if n.label == Label.DOCUMENT)
+    assert doc.properties["title"] == "Parsing throughput of scholarly PDFs"
+    text = " ".join(n.properties["text"] for n in res.nodes if n.label == Label.CHUNK)
+    assert "worker processes" in text and "2.75" in text
+    assert res.warnings == [] and res.errors == []
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # drawn as boxes, still in the text layer
+@pytest.mark.parametrize("engine", ENGINES)
+def test_characters_outside_the_bmp(tmp_path: Path, engine: Engine) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp_path / "astral.pdf") as pdf:
+        for n in (1, 2):  # page 1 is read character by character, page 2 line by line
+            fig = plt.figure(figsize=(6, 4))
+            fig.text(0.1, 0.5, f"Page {n}: bold 𝐀𝐁 and a face 😀 here", fontsize=14)
+            pdf.savefig(fig)
+            plt.close(fig)
+    res = read(tmp_path / "astral.pdf", PdfReader(engine=engine))
+    text = " ".join(n.properties["text"] for n in res.nodes if n.label == Label.CHUNK)
+    assert "Page 1: bold 𝐀𝐁 and a face 😀 here" in text and "Page 2: bold 𝐀𝐁 and a face 😀 here" in text
+    text.encode("utf-8")  # no lone surrogates
 
 
 # --- helpers ----------------------------------------------------------------------------------
