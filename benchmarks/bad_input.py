@@ -382,7 +382,8 @@ def markdown(res: dict) -> str:
              "good file of each format beside broken, hostile and oversized ones, ingested by `kg ingest`.",
              f"All {res['files']} files in {res['wall_s']} s, peak RSS {res['peak_rss_mb']} MB; every good file kept; "
              f"traceback printed: {'yes' if res['traceback'] else 'no'}; files written outside the folder: "
-             f"{len(res['escaped_files'])}; macros run: {'yes' if res['macro_ran'] else 'no'}.", "",
+             f"{len(res['escaped_files'])}; macros run: {'yes' if res['macro_ran'] else 'no'} "
+             f"(2-core machine, load average {res['load_avg_1m']} at the end of the run).", "",
              "| format | failure | outcome | message (warnings for a kept file) | size | parse s |",
              "|---|---|---|---|---:|---:|"]
     for r in res["rows"]:

@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 
 from ingest.readers.base import HEAD_BYTES, FileInfo, select_reader
 from kg.errors import KGError, ReaderError
+from kg.faults import checkpoint
 from kg.model import EdgeRecord, NodeRecord, ReadResult
 from kg.runtime import paused_gc
 from kg.store.base import GraphStore, SourceInfo
@@ -265,6 +266,7 @@ class Failed:
 
 def _parse(path: str, max_bytes: int) -> Parsed | Failed:
     t = time.perf_counter()
+    checkpoint("ingest.parse")
     try:
         reader, result, digest, size = read_file(Path(path), max_bytes)
     except ReaderError as e:
@@ -476,6 +478,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
         finish = hook(load, store.version() + 1) if hook is not None and final else None
         ok = False
         try:
+            checkpoint("first_load.write")
             store.write_first_load(load)
             ok = True
         except KGError:
@@ -523,6 +526,7 @@ def _load(store: GraphStore, todo: list[tuple[Path, os.stat_result]], progress: 
                         got.seconds)
         if load is not None and prev is None:
             load.add_collapsed(info, got.supports, got.keys, got.edges, got.warnings, got.errors, got.closed)
+            checkpoint("ingest.stage")
             staged.append((fr, info))
             done(fr)
             if load.n_nodes > FIRST_LOAD_MAX_NODES:

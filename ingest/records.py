@@ -12,6 +12,7 @@ from typing import Any
 from kg.errors import InvalidRecordError
 from kg.ids import (
     author_id,
+    loose_title_key,
     normalize_arxiv,
     normalize_doi,
     paper_id_from_keys,
@@ -77,7 +78,12 @@ def paper_keys(
     *, title: str | None, year: int | None, doi: str | None, arxiv_id: str | None,
     s2_id: str | None, ids: dict[str, str] | None = None,
 ) -> tuple[str, ...]:
-    """All identity keys a paper's metadata yields, best first."""
+    """All identity keys a paper's metadata yields, best first.
+
+    A distinctive title gives two keys: ``title:<hash>:<year>`` and the year-free
+    :func:`~kg.ids.loose_title_key`, which links a citation to the cited paper when the years
+    are missing or one apart (see :func:`kg.store.merge.compatible`).
+    """
     keys: list[str] = []
     if doi and (d := normalize_doi(doi)):
         keys.append(f"doi:{d}")
@@ -90,6 +96,8 @@ def paper_keys(
             keys.append(f"{scheme}:{str(value).strip()}")
     if title and title.strip() and "beir" not in (ids or {}):
         keys.append(title_key(title, year))
+        if loose := loose_title_key(title):  # a citation without the year, or with the preprint's
+            keys.append(loose)
     return tuple(keys)
 
 

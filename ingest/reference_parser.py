@@ -13,12 +13,13 @@ DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 """A DOI anywhere in a string (trailing punctuation is stripped by the caller)."""
 YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 """A plausible publication year."""
-_ARXIV = re.compile(r"(?:arXiv(?:\s+preprint)?\s*:?\s*(?:arXiv:)?\s*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})",
-                    re.I)
+_ARXIV = re.compile(r"(?:arXiv(?:\s+preprint)?\s*:?\s*(?:arXiv:)?\s*|arxiv\.org/(?:abs|pdf)/|"
+                    r"\bCoRR\s*,?\s*(?:vol\.\s*)?abs/)(\d{4}\.\d{4,5})", re.I)
 _AUTHOR_YEAR = re.compile(r"^(?P<authors>[^\d]{3,600}?)[.,]?\s*\(?(?P<year>(?:19|20)\d{2})[a-z]?\)?[.,:]\s+(?P<rest>.+)$")
 _AUTHOR_COLON = re.compile(r"^(?P<authors>[^\d:]{3,400}?):\s+(?P<rest>.+)$")
 _QUOTED = re.compile(r"[“\"](?P<title>[^”\"]{8,300}?)[,.]?[”\"]")
-_SENTENCE = re.compile(r"^(?P<title>.{8,300}?(?:(?<![\s.(][A-Z])(?<!\bvs)(?<!\bal)\.|[?!]))(?=\s|$)")
+# a title ends at a full stop, or at "?"/"!" unless a lower-case subtitle follows ("summary! topic-aware ...")
+_SENTENCE = re.compile(r"^(?P<title>.{8,300}?(?:(?<![\s.(][A-Z])(?<!\bvs)(?<!\bal)\.|[?!](?!\s+[a-z])))(?=\s|$)")
 
 
 def parse_reference(entry: str) -> PaperRef | None:

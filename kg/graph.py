@@ -12,15 +12,21 @@ from typing import TYPE_CHECKING, Any
 from kg.errors import NodeNotFoundError
 from kg.model import Edge, Node
 from kg.store import GraphStore, open_store
-from kg.store.base import Direction
+from kg.store.base import Direction, SourceState
+from kg.store.provenance import NodeSupport
 
 if TYPE_CHECKING:
     import networkx as nx
 
     from ingest.pipeline import IngestReport, ProgressFn
+    from kg.store.check import CheckReport
     from retrieval.backends import SearchBackend
     from retrieval.encoder import EncodeProgressFn
     from retrieval.index import SearchIndex
+
+
+LAST_INGEST = "kgloom.last_ingest"
+"""Store metadata key of the last :meth:`KnowledgeGraph.ingest` summary (:meth:`KnowledgeGraph.last_ingest`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +106,23 @@ class KnowledgeGraph:
         embedded: dict[str, float] = {}
         if not SearchIndex.in_step(self.store, embed=embed):  # else: searches load it when they need it
             self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
-        if folder is not None and (folder / "topics" / "manifest.json").exists() and \
-                any(f.status in ("added", "updated", "partial") for f in report.files):
-            from kg.topics import assign_topics
+        if folder is not None and (folder / "topics" / "manifest.json").exists():
+            from kg.topics import ASSIGNED_META, assign_topics
 
-            assign_topics(self)  # new papers join the fitted topics without a refit
-            self.sync_index(progress=embed_progress, timings=embedded)
+            # new papers join the fitted topics without a refit; also when an earlier run was
+            # killed between its writes and this step (the store moved on since the last assignment)
+            if any(f.status in ("added", "updated", "partial") for f in report.files) or \
+                    self.store.get_meta(ASSIGNED_META) != self.store.version():
+                assign_topics(self)
+                self.sync_index(progress=embed_progress, timings=embedded)
         embed_s = embedded.get("embed", 0.0)
         phases["embed"] += embed_s
         phases["index"] += time.perf_counter() - t_index - embed_s
         report.seconds = time.perf_counter() - t0
+        self.store.set_meta(LAST_INGEST, {  # what kg serve's overview shows (failed files are not sources)
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": report.summary(),
+            "seconds": round(report.seconds, 3),
+            "failed": [{"path": f.path, "status": f.status, "error": f.error} for f in report.failed][:500]})
         return report
 
     def remove(self, *paths: str | Path) -> IngestReport:
@@ -142,6 +155,22 @@ class KnowledgeGraph:
         """The search index of an embedded store, in step with the graph (first synced as
         :meth:`sync_index` does, with ``sync``); None for a store that searches inside its database."""
         return self.search_backend.index(sync=sync)
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Verify an embedded store (``kg check``): SQLite integrity, provenance, leftovers of killed
+        writes (:mod:`kg.store.check`) and the search index and its vectors
+        (:func:`retrieval.index.check_index`); ``repair`` fixes what is safe and says so."""
+        from kg.errors import ConfigError
+        from kg.store.check import CheckReport, check_sqlite
+        from retrieval.index import check_index
+
+        if self.store.folder is None:
+            raise ConfigError("kg check verifies embedded (folder) stores")
+        report = CheckReport(self.store.url)
+        check_sqlite(self.store, report, repair=repair)
+        if not any(f.check == "integrity" for f in report.findings):
+            check_index(self.store, report, repair=repair)
+        return report
 
     # -- reads ---------------------------------------------------------------------------------------
     def node(self, node_id: str) -> Node:
@@ -200,6 +229,37 @@ class KnowledgeGraph:
         found = self.store.get_nodes(order[1:])
         nodes = [start] + [found[i] for i in order[1:] if i in found]
         return Subgraph(nodes, [e for k, e in sorted(edges.items()) if e.source in keep and e.target in keep])
+
+    def sources(self) -> list[SourceState]:
+        """Every source file recorded in the store: reader, node/edge counts, warnings and errors."""
+        return self.store.sources()
+
+    def provenance(self, node_id: str) -> list[NodeSupport]:
+        """What each source contributed to ``node_id``, sorted by source path: ``(node id, source
+        path, label, stub, properties as canonical JSON)`` rows (empty for an unknown id)."""
+        return sorted(self.store.node_supports([node_id]), key=lambda r: r[1])
+
+    def last_ingest(self) -> dict[str, Any] | None:
+        """The last :meth:`ingest` call's summary: ``at`` (UTC), ``summary`` (files per status),
+        ``seconds`` and ``failed`` (path, status and one-line error of each file that failed);
+        None before the first ingest through this facade."""
+        got = self.store.get_meta(LAST_INGEST)
+        return got if isinstance(got, dict) else None
+
+    def encoder_name(self) -> str:
+        """The name of the encoder that embeds queries for the dense leg (e.g. ``minilm``)."""
+        idx = self.search_index()
+        if idx is not None:
+            return str(idx.manifest.get("encoder") or "minilm")
+        enc = self.search_backend.query_encoder(None)  # server stores: their encoder; nothing is synced
+        return enc.name if enc is not None else ""
+
+    def topic_report(self) -> Any:
+        """The stored topics and their quality (``kg.topics.TopicReport``), read only: nothing is
+        fitted or assigned; ConfigError when no topics were fitted yet."""
+        from kg.topics import topics
+
+        return topics(self)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: n}, "edges": {type: n}}``."""

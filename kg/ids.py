@@ -21,9 +21,17 @@ _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?$")
 _ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
 
+_LATEX_CMD = re.compile(r"\\[a-zA-Z]+\*?")
+
 # Lower rank wins when choosing a paper's id among its keys.
 KEY_RANK = {"doi": 0, "arxiv": 1, "s2": 2, "pubmed": 3, "pmc": 3, "acl": 3, "mag": 4, "openalex": 4,
-            "beir": 5, "bib": 6, "title": 9}
+            "beir": 5, "bib": 6, "title": 9, "ntitle": 10}
+
+LOOSE_TITLE_MIN_WORDS = 4
+"""A title needs this many words (after folding) to get a year-free :func:`loose_title_key`."""
+LOOSE_TITLE_MIN_CHARS = 24
+"""... and this many letters and digits: short or generic titles ("Introduction") match only with
+their exact year."""
 
 
 @lru_cache(maxsize=65536)
@@ -77,13 +85,50 @@ def title_key(title: str, year: int | str | None) -> str:
     return f"title:{short_hash(normalize_title(title))}:{y}"
 
 
-def paper_id_from_keys(keys: Sequence[str]) -> str:
+def loose_title_key(title: str) -> str | None:
+    """Year-free key of a distinctive title, for matching a citation to the cited paper.
+
+    Case, accents, punctuation, LaTeX commands and all spacing are ignored, so ``"Sci-BERT:
+    a pretrained model"``, ``"SciBERT: A Pretrained Model"`` and ``"{S}ci{BERT}: a pre\\-trained
+    model"`` share one key. None for titles under :data:`LOOSE_TITLE_MIN_WORDS` words or
+    :data:`LOOSE_TITLE_MIN_CHARS` letters. The year is left out on purpose (a reference may lack
+    it, or give the preprint's year): :func:`kg.store.merge.compatible` keeps papers whose
+    ``title:`` keys carry years more than one apart from merging.
+
+    >>> loose_title_key("Sci-BERT: A pretrained language model") == loose_title_key("SciBERT: a pre-trained Language Model")
+    True
+    >>> loose_title_key("Introduction") is None
+    True
+    """
+    words = fold(_LATEX_CMD.sub(" ", title) if "\\" in title else title).split()  # fold: cached for title_key
+    if len(words) < LOOSE_TITLE_MIN_WORDS:
+        return None
+    squeezed = "".join(words)
+    if not squeezed.isascii():  # modifier letters PDFs give for accents and carets ("MSˆ2")
+        squeezed = "".join(c for c in squeezed if unicodedata.category(c) != "Lm")
+    if "_" in squeezed:
+        squeezed = squeezed.replace("_", "")
+    if len(squeezed) < LOOSE_TITLE_MIN_CHARS:
+        return None
+    return "ntitle:" + short_hash(squeezed)
+
+
+def title_key_year(key: str) -> int | None:
+    """The year of a ``title:<hash>:<year>`` key; None for other keys or a title key without one."""
+    if key.startswith("title:") and (y := key.rsplit(":", 1)[1]).isdigit():
+        return int(y)
+    return None
+
+
+def paper_id_from_keys(keys: Sequence[str], *, keep_year: bool = False) -> str:
     """The paper id for a set of identity keys: ``paper:`` + the best-ranked key.
 
-    A title key drops its year so a paper's id does not change when a source adds the year.
+    A title key drops its year so a paper's id does not change when a source adds the year;
+    ``keep_year`` keeps it (``paper:title:<hash>:<year>``), for a paper whose title id another
+    paper holds already (:func:`kg.store.merge.separate_namesakes`).
     """
     best = keys[0] if len(keys) == 1 else min(keys, key=key_sort)
-    if best.startswith("title:"):
+    if best.startswith("title:") and not keep_year:
         best = best.rsplit(":", 1)[0]
     return "paper:" + best
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kg.errors import ConfigError, require
+from kg.faults import checkpoint
 from kg.model import EdgeRecord, Label, NodeRecord, ReadResult, Rel
 from kg.searchtext import node_text
 from kg.store.base import SourceInfo
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
 
 TOPICS_SOURCE = "kgloom://topics"
 ASSIGN_SOURCE = "kgloom://topics/assign"
+#: store metadata key: the store version at which the fitted topics were last assigned (``kg
+#: ingest`` assigns again when the store has moved on, e.g. after a run killed before assigning)
+ASSIGNED_META = "kgloom.topics_assigned"
 MODEL_DIR = "topics"
 FORMAT = 1
 METHODS = ("auto", "bertopic", "nmf")
@@ -411,6 +415,7 @@ def fit_topics(g: KnowledgeGraph, config: TopicConfig | None = None) -> TopicRep
     report = TopicReport(fit.method, topics, coh, div, cfg.coherence, len(ids), int(np.sum(fit.labels < 0)),
                          0, cfg.seed, time.perf_counter() - t0, fit.fallback, fitted_at)
     _save_model(g, fit, ids, topics, report, cfg, digest)
+    checkpoint("topics.model")
     nodes = [NodeRecord(t.id, Label.TOPIC, {
         "label": t.label, "terms": [[w, x] for w, x in t.terms], "size": t.size, "method": fit.method,
         "level": t.level, **({"coherence": _num(t.coherence)} if _num(t.coherence) is not None else {})})
@@ -421,7 +426,9 @@ def fit_topics(g: KnowledgeGraph, config: TopicConfig | None = None) -> TopicRep
     edges += [EdgeRecord(t.id, t.parent, Rel.SUBTOPIC_OF) for t in topics if t.parent]
     g.store.write_source(SourceInfo(TOPICS_SOURCE, digest, reader=f"topics:{fit.method}"),
                          ReadResult(nodes, edges), derived=True)
+    checkpoint("topics.write")
     g.store.remove_source(ASSIGN_SOURCE)
+    g.store.set_meta(ASSIGNED_META, g.store.version())
     g.sync_index()
     report.seconds = time.perf_counter() - t0
     return report
@@ -467,6 +474,7 @@ def _save_model(g: KnowledgeGraph, fit: _Fit, ids: list[str], topics: list[Topic
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
+    checkpoint("topics.swap")
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -557,6 +565,7 @@ def assign_topics(g: KnowledgeGraph, *, force: bool | None = None) -> AssignRepo
         g.store.write_source(SourceInfo(ASSIGN_SOURCE, digest, reader="topics:assign"), ReadResult([], edges),
                              derived=True)
         rep.written = True
+    g.store.set_meta(ASSIGNED_META, g.store.version())
     return rep
 
 

@@ -4,6 +4,9 @@ Layout (``<store>/index/``): ``manifest.json`` (format, synced store version, en
 ``rows.jsonl`` (one line per row: node id, result id, label, year, authors, categories; ``null``
 for a deleted row), ``bm25/`` and ``dense/`` (row-aligned leg indexes). Row ``i`` is the same
 node in every leg, so a filter is one boolean mask shared by all legs.
+
+A save writes ``.saving`` first and deletes it last: an index found with it (its writer was
+killed mid-save, its files may come from two states) is rebuilt from the graph on the next load.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from kg.errors import ConfigError
+from kg.errors import ConfigError, KGError
+from kg.faults import checkpoint
 from kg.ids import fold
 from kg.model import Label, Rel
 from kg.runtime import paused_gc
@@ -31,6 +35,7 @@ from kg.searchtext import CATEGORY_EDGES, SEARCHABLE, node_text, text_hash
 if TYPE_CHECKING:
     from kg.query import Filters
     from kg.store.base import GraphStore
+    from kg.store.check import CheckReport
     from kg.store.first_load import FirstLoad
     from retrieval.encoder import EncodeProgressFn
 
@@ -38,6 +43,7 @@ FORMAT = 1
 SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
 NICE = 2  # niceness of the process that builds a first load's index beside the store write
+SAVING = ".saving"  # present while a save runs: the index files may be from two states
 
 
 @dataclass(slots=True)
@@ -109,17 +115,18 @@ class SearchIndex:
     """BM25 + dense legs over the searchable nodes of one embedded store."""
 
     def __init__(self, folder: Path, manifest: dict[str, Any], rows: list[RowInfo | None],
-                 names: dict[str, str]) -> None:
+                 names: dict[str, str], *, legs: bool = True) -> None:
+        """An index over ``rows``; ``legs=False`` starts with empty legs instead of those on disk."""
         from retrieval.bm25 import BM25Index
 
         self.folder = folder
         self.manifest = manifest
         self.rows = rows
         self.names = names  # author/category id -> display name
-        self.bm25 = BM25Index.load(folder / "bm25") if (folder / "bm25").exists() else BM25Index()
+        self.bm25 = BM25Index.load(folder / "bm25") if legs and (folder / "bm25").exists() else BM25Index()
         self.dense: Any = None
         self._encoder: Any = None
-        if manifest.get("dense"):
+        if legs and manifest.get("dense"):
             from retrieval.dense import DenseIndex
 
             self.dense = DenseIndex.load(folder / "dense") if (folder / "dense").exists() else None
@@ -146,6 +153,14 @@ class SearchIndex:
                 finally:
                     fcntl.flock(fh, fcntl.LOCK_UN)
         mpath = folder / "manifest.json"
+        if (folder / SAVING).exists():  # a save was cut short: rebuild everything from the graph
+            try:
+                was = orjson.loads((folder / SAVING).read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                was = {}
+            was = was if isinstance(was, dict) else {}
+            return cls(folder, {"format": FORMAT, "version": 0, "dense": bool(was.get("dense")),
+                                "encoder": was.get("encoder") or "minilm", "_rebuild": True}, [], {}, legs=False)
         if not mpath.exists():
             return cls(folder, {"format": FORMAT, "version": 0, "dense": False, "encoder": "minilm"}, [], {})
         manifest = orjson.loads(mpath.read_bytes())
@@ -204,7 +219,7 @@ class SearchIndex:
         """Whether the index on disk already matches the store (and ``embed`` asks for no new dense
         leg), read from its manifest alone: then a sync has nothing to do and need not load it."""
         folder = cls.folder_for(store)
-        if folder is None or not (folder / "manifest.json").exists():
+        if folder is None or not (folder / "manifest.json").exists() or (folder / SAVING).exists():
             return False
         try:
             manifest = orjson.loads((folder / "manifest.json").read_bytes())
@@ -245,6 +260,8 @@ class SearchIndex:
         loads), then as the texts without a vector are embedded (see
         :func:`retrieval.encoder.encode_texts`); ``timings["embed"]`` is added the seconds spent on
         the dense leg (encoder loading included)."""
+        checkpoint("index.sync")
+        rebuild = bool(self.manifest.get("_rebuild"))
         fresh = not (self.folder / "manifest.json").exists()
         if encoder and encoder != self.manifest.get("encoder"):
             self.manifest["encoder"] = encoder
@@ -257,7 +274,7 @@ class SearchIndex:
         want_dense = (_default_embed() if fresh else has_dense) if embed is None else (embed or has_dense)
         changes = store.changes_since(int(self.manifest.get("version", 0)))
         if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
-                and not fresh:
+                and not fresh and not rebuild:
             return {"added": 0, "deleted": 0}
         dead = [self.row_of[i] for i in (*changes.deleted, *changes.upserted) if i in self.row_of]
         # a node whose text did not change (only its attributes did) keeps its vector
@@ -289,6 +306,7 @@ class SearchIndex:
             self.dense = None
         self.manifest["dense"] = want_dense
         self.manifest["version"] = changes.version
+        self.manifest.pop("_rebuild", None)
         if self.rows and (len(self.rows) - int(np.count_nonzero([r is not None for r in self.rows]))) \
                 > COMPACT_DEAD_FRACTION * len(self.rows):
             self.compact()
@@ -322,6 +340,7 @@ class SearchIndex:
             all_texts = [node_text(nodes[r.id]) if r is not None and r.id in nodes else "" for r in self.rows]
             if progress is not None and all_texts:
                 progress(0, len(all_texts))  # the pass starts now: loading the encoder can take a while
+            checkpoint("index.embed")
             self.dense = DenseIndex(dim=self.encoder.dim, encoder=self.encoder.name)
             if all_texts:
                 self.dense.add(encode_texts(self.encoder, all_texts, progress=progress, show_progress=show_progress))
@@ -333,6 +352,7 @@ class SearchIndex:
             todo = [j for j in range(len(texts)) if j not in reuse]
             if progress is not None and todo:
                 progress(0, len(todo))  # the pass starts now: loading the encoder can take a while
+            checkpoint("index.embed")
             vecs = np.zeros((len(texts), self.dense.dim), dtype=np.float32)
             if reuse:
                 src = np.asarray(list(reuse.values()), dtype=np.int64)
@@ -402,13 +422,20 @@ class SearchIndex:
         self.rows = [self.rows[int(i)] for i in keep]
 
     def save(self) -> None:
-        """Write the index atomically enough: legs first, then rows, then the manifest."""
+        """Write the index: the ``.saving`` mark, the legs, rows, names, the manifest, then the mark
+        is deleted (each file is replaced whole; the mark covers the steps between them)."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        saving = self.folder / SAVING
+        saving.write_bytes(orjson.dumps({"dense": bool(self.manifest.get("dense")),
+                                         "encoder": self.manifest.get("encoder")}))
+        checkpoint("index.save.begin")
         self.bm25.save(self.folder / "bm25")
+        checkpoint("index.save.bm25")
         if self.dense is not None:
             self.dense.save(self.folder / "dense")
         elif (self.folder / "dense").exists():
             shutil.rmtree(self.folder / "dense")
+        checkpoint("index.save.dense")
         tmp = self.folder / "rows.jsonl.tmp"
         with open(tmp, "wb") as fh:
             for r in self.rows:
@@ -417,10 +444,13 @@ class SearchIndex:
                     "authors": r.authors, "categories": r.categories, "th": r.th}))
                 fh.write(b"\n")
         os.replace(tmp, self.folder / "rows.jsonl")
+        checkpoint("index.save.rows")
         (self.folder / "names.json").write_bytes(orjson.dumps(self.names))
         m = {k: v for k, v in self.manifest.items() if not k.startswith("_")}
         m["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         (self.folder / "manifest.json").write_bytes(orjson.dumps(m, option=orjson.OPT_INDENT_2))
+        checkpoint("index.save.manifest")
+        saving.unlink()
 
     # -- filters ---------------------------------------------------------------------------------------
     def mask(self, filters: Filters | None, store: GraphStore | None = None) -> np.ndarray | None:
@@ -460,3 +490,94 @@ class SearchIndex:
             if key in wanted or any(w and (w in name or w == fold(key)) for w in folded):
                 out[rows] = True
         return out
+
+
+def check_index(store: GraphStore, report: CheckReport, *, repair: bool = False) -> None:
+    """``kg check``'s index half: add to ``report`` what is wrong with ``store``'s search index.
+
+    Checked: no save was cut short (``.saving``); the legs have one row per line of ``rows.jsonl``
+    and the same rows deleted (BM25, and the dense leg's vectors: finite, unit length where alive);
+    the manifest's store version is not ahead of the store; and, when the index is in step with
+    the store, its live rows are exactly the searchable nodes with text, each with the hash of its
+    node's current text. ``repair`` rebuilds a faulty index from the graph (same encoder, dense leg
+    if it had one). An index behind the store is a note, not a finding: the next search syncs it.
+    """
+    from kg.store.check import Finding
+
+    folder = SearchIndex.folder_for(store)
+    if folder is None or not folder.exists():
+        report.notes.append("no search index yet (the first search builds it)")
+        return
+    found: list[Finding] = []
+    idx: SearchIndex | None = None
+    if (folder / SAVING).exists():
+        found.append(Finding("index", "a save of the index was cut short (.saving is present)", 1, True))
+    else:
+        try:
+            idx = SearchIndex.load(folder)
+        except (KGError, OSError, ValueError, TypeError) as e:
+            found.append(Finding("index", f"the index cannot be loaded: {str(e).splitlines()[0][:200]}", 1, True))
+    if idx is not None:
+        found += _index_findings(store, idx, report)
+    if repair and found:
+        was: dict[str, Any] = idx.manifest if idx is not None else {}
+        if idx is None and (folder / SAVING).exists():
+            was = SearchIndex.load(folder).manifest  # what the cut-short save was writing
+        shutil.rmtree(folder)
+        SearchIndex.sync_store(store, embed=bool(was.get("dense")), encoder=was.get("encoder"))
+        report.repaired.append("rebuilt the search index from the graph (" + "; ".join(f.message for f in found) + ")")
+        found = []
+        idx = SearchIndex.load(folder)
+        found += _index_findings(store, idx, report)
+    report.findings += found
+
+
+def _index_findings(store: GraphStore, idx: SearchIndex, report: CheckReport) -> list[Any]:
+    from kg.store.check import Finding
+
+    out: list[Finding] = []
+    n = len(idx.rows)
+    alive = idx.alive
+    report.checked["index_rows"] = int(np.count_nonzero(alive))
+    if idx.bm25.n_rows != n or idx.bm25.n_live != int(np.count_nonzero(alive)):
+        out.append(Finding("index", f"BM25 leg has {idx.bm25.n_rows} rows ({idx.bm25.n_live} live), rows.jsonl "
+                                    f"{n} ({int(np.count_nonzero(alive))} live)", 1, True))
+    if idx.manifest.get("dense"):
+        if idx.dense is None:
+            out.append(Finding("vectors", "the manifest names a dense leg but dense/ is missing", 1, True))
+        else:
+            report.checked["vectors"] = idx.dense.n_rows
+            vecs = np.asarray(idx.dense.vectors)
+            if idx.dense.n_rows != n or not np.array_equal(idx.dense.alive, alive):
+                out.append(Finding("vectors", f"dense leg has {idx.dense.n_rows} rows, rows.jsonl {n}, or other rows "
+                                              "deleted", 1, True))
+            elif n:
+                norms = np.linalg.norm(vecs[alive], axis=1) if alive.any() else np.ones(0)
+                bad = int(np.count_nonzero(~np.isfinite(norms) | (np.abs(norms - 1) > 1e-3)))
+                if bad:
+                    out.append(Finding("vectors", "live vectors that are not finite unit vectors", bad, True))
+    version, current = int(idx.manifest.get("version", 0)), store.version()
+    if version > current:
+        out.append(Finding("index", f"the index is at store version {version}, ahead of the store ({current})", 1,
+                           True))
+    elif version < current:
+        report.notes.append(f"the index is behind the graph (version {version} < {current}); the next search "
+                            "brings it in step")
+    else:
+        want = {nd.id: text_hash(t) for nd in store.iter_nodes(SEARCHABLE) if (t := node_text(nd))}
+        have: dict[str, str] = {}
+        dup = 0
+        for r in idx.rows:
+            if r is not None:
+                dup += r.id in have
+                have[r.id] = r.th
+        missing = len(want.keys() - have.keys())
+        extra = len(have.keys() - want.keys())
+        stale = sum(1 for k, th in have.items() if k in want and want[k] != th)
+        for what, count in (("searchable nodes missing from the index", missing),
+                            ("index rows of nodes that are gone or not searchable", extra),
+                            ("index rows whose text hash differs from their node's text", stale),
+                            ("nodes indexed in more than one live row", dup)):
+            if count:
+                out.append(Finding("index", what, count, True))
+    return out

@@ -10,7 +10,7 @@ import pytest
 from ingest.readers.base import HEAD_BYTES, FileInfo, get_reader, select_reader
 from ingest.readers.paper_metadata import PaperMetadataReader, rebuild_abstract, record_kind
 from kg.errors import ReaderError
-from kg.ids import title_key
+from kg.ids import loose_title_key, title_key
 from kg.model import Label, NodeRecord, ReadResult, Rel
 
 READER = PaperMetadataReader()
@@ -141,7 +141,8 @@ def test_s2orc_record(tmp_path):
     assert p["url"].endswith("CorpusID:18980380")
     assert node.keys[:5] == ("doi:10.1109/tac.2015.2495174", "arxiv:1501.07418", "s2:18980380",
                              "pubmed:555", "pmc:PMC123")
-    assert node.keys[-1] == title_key("Distributionally Robust Counterpart in MDPs", 2016)
+    assert node.keys[-2:] == (title_key("Distributionally Robust Counterpart in MDPs", 2016),
+                              loose_title_key("Distributionally Robust Counterpart in MDPs"))
     assert names(res, Label.AUTHOR) == {"Pengqian Q. Yu Jr.", "Huan Xu"}
     assert ("author:name:huan-xu", pid) in edges(res, Rel.AUTHORED)
     assert {(n.properties["scheme"], n.properties["name"]) for n in res.nodes if n.label == Label.CATEGORY} == {
@@ -149,7 +150,8 @@ def test_s2orc_record(tmp_path):
     # citations are stub papers by S2 id; the self-citation is dropped
     assert edges(res, Rel.CITES) == {(pid, "paper:s2:111"), (pid, "paper:s2:222"), ("paper:s2:333", pid)}
     assert {n.id for n in res.nodes if n.stub} == {"paper:s2:111", "paper:s2:222", "paper:s2:333"}
-    assert full["paper:s2:42"].keys == ("s2:42", title_key("A Paper Without Anything Else", None))
+    assert full["paper:s2:42"].keys == ("s2:42", title_key("A Paper Without Anything Else", None),
+                                        loose_title_key("A Paper Without Anything Else"))
 
 
 def test_arxiv_record(tmp_path):

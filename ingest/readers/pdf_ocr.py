@@ -70,7 +70,7 @@ def ocr_pages(p: PdfText, data: bytes, *, enabled: bool, max_pages: int, deadlin
     if why is not None:
         p.warnings.append(f"{len(todo)} page(s) have no text layer; {HINT}")
         return
-    import pytesseract
+    pytesseract = require("pytesseract", "ocr", "OCR of scanned PDF pages")
 
     from ingest.readers.pdf_pdfium import LOCK, open_pdf
 

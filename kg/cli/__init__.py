@@ -8,6 +8,8 @@ package surfaces as a one-line error naming its pip extra (exit 2), never a trac
 - :mod:`kg.cli.agents`: mcp, context, ask
 - :mod:`kg.cli.topics`, :mod:`kg.cli.skills`, :mod:`kg.cli.distill`: the features of those names
 - :mod:`kg.cli.neo4j`: ``kg neo4j build | start | import | cypher``
+- :mod:`kg.cli.check`: ``kg check`` (verify and repair a store)
+- :mod:`kg.cli.serve`: ``kg serve``, the web explorer (:mod:`kg.web`)
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import sys
 
 import typer
 
-from kg.cli import agents, distill, graph, neo4j, search, skills, topics
+from kg.cli import agents, check, distill, graph, neo4j, search, serve, skills, topics
 from kg.errors import KGError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="kgloom: turn folders of papers, documents and agent skills into a knowledge graph.")
-for _area in (graph, search, neo4j, topics, skills, distill, agents):
+for _area in (graph, search, neo4j, topics, skills, distill, agents, check, serve):
     _area.register(app)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 from kg.distill.pairs import Pair, PairConfig, pair_counts, sample_pairs
 from kg.distill.train import ProgressFn, TrainConfig, train_student
 from kg.errors import ConfigError, require
+from kg.faults import checkpoint
 from kg.model import Label
 from kg.searchtext import node_text
 from retrieval.student_encoder import (
@@ -201,6 +202,7 @@ def activate(g: Indexed, model: str | Path = "student", *, show_progress: bool =
     if not is_student_folder(spec):
         raise ConfigError(f"{spec} is not a saved student model folder")
     spec = str(Path(spec).resolve())
+    checkpoint("distill.activate")
     g.sync_index(embed=True, encoder=spec, show_progress=show_progress)
     return spec
 

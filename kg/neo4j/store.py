@@ -200,7 +200,12 @@ class Neo4jStore(GraphStore):
             for r in sch.run(tx, f"UNWIND $ids AS i MATCH (x:{KEY} {{node: i}}) WHERE x.source <> $path "
                              "RETURN x.key AS key, x.node AS node", ids=owners, path=path):
                 existing[r["node"]].add(r["key"])
-            record_map, renames = resolve_ids(keyed, existing, key_owner)
+            def taken(ids: list[str]) -> set[str]:  # nodes of those ids another source supports
+                return {r["id"] for r in sch.run(
+                    tx, f"UNWIND $ids AS id MATCH (s:{SOURCE})-[:{SUPPORTS}]->(:{NODE} {{id: id}}) "
+                    "WHERE s.path <> $path RETURN DISTINCT id", ids=ids, path=path)}
+
+            record_map, renames = resolve_ids(keyed, existing, key_owner, taken)
             for old, new in sorted(renames.items()):
                 self._rename(tx, old, new, version)
                 stats.renamed[old] = new
@@ -355,7 +360,11 @@ class Neo4jStore(GraphStore):
         rows = sch.run(tx, f"UNWIND $ids AS id MATCH (k:{KEY} {{node: id}}) RETURN id, collect(k.key) AS keys",
                          ids=papers)
         for r in sorted(rows, key=lambda r: r["id"]):
-            target = paper_id_from_keys(sorted(set(r["keys"])))
+            keys = sorted(set(r["keys"]))
+            target = paper_id_from_keys(keys)
+            if target != r["id"] and target.startswith("paper:title:") and sch.run(
+                    tx, f"MATCH (n:{NODE} {{id: $id}}) RETURN n.id AS id", id=target):
+                target = paper_id_from_keys(keys, keep_year=True)  # a namesake holds the title id
             if target != r["id"]:
                 self._rename(tx, r["id"], target, version)
                 stats.renamed[r["id"]] = target

@@ -89,7 +89,9 @@ class FirstLoad:
             key_nodes, staged_keys = self.key_nodes, self.keys
             key_owner = {k: got for ks in keys.values() for k in ks if (got := key_nodes.get(k))}
             existing = {o: staged_keys[o].keys() for s in key_owner.values() for o in s if o in staged_keys}
-            record_map, renames = resolve_ids(keys, existing, key_owner)
+            staged_nodes = self.nodes  # every staged node belongs to an earlier source
+            record_map, renames = resolve_ids(keys, existing, key_owner,
+                                              lambda ids: {i for i in ids if i in staged_nodes})
             for old, new in sorted(renames.items()):
                 self._rename(old, new)
             if any(k != v for k, v in record_map.items()):

@@ -16,12 +16,14 @@ import operator
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from kg.errors import StoreError, StoreNotFoundError
+from kg.faults import checkpoint
 from kg.model import CAPTION_PROPERTIES, Edge, Node, ReadResult, caption
 from kg.store.base import Changes, Direction, GraphStore, SourceInfo, SourceState, WriteStats
 from kg.store.first_load import FirstLoad
@@ -136,6 +138,9 @@ class SQLiteStore(GraphStore):
                 self.db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(got[0]) == 1:  # upgrade in place: older kgloom versions must not read shared supports
                 self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            elif int(got[0]) > SCHEMA_VERSION:  # docs/store_format.md: a newer format is never guessed at
+                raise StoreError(f"store format version {got[0]} at {self.folder} is newer than this kgloom reads "
+                                 f"({SCHEMA_VERSION}); upgrade kgloom")
             elif int(got[0]) != SCHEMA_VERSION:
                 raise StoreError(f"store schema version {got[0]} is not supported (expected {SCHEMA_VERSION})")
         except sqlite3.Error as e:
@@ -178,7 +183,9 @@ class SQLiteStore(GraphStore):
             if isinstance(e, sqlite3.Error):
                 raise StoreError(f"{what} failed: {e}") from e
             raise
+        checkpoint("store.commit")
         self.db.execute("COMMIT")
+        checkpoint("store.committed")
 
     def write_source(self, source: SourceInfo, result: ReadResult, *, derived: bool = False) -> WriteStats:
         with self._transaction(f"writing {source.path}"):
@@ -191,6 +198,7 @@ class SQLiteStore(GraphStore):
             if row is not None:
                 version = self._bump()
                 touched_nodes, touched_edges = self._drop_support(row[0])
+                checkpoint("store.remove")
                 self.db.execute("DELETE FROM sources WHERE id=?", (row[0],))
                 self._refresh_edges(touched_edges, version, stats)
                 self._refresh_nodes(touched_nodes, version, stats)
@@ -223,7 +231,7 @@ class SQLiteStore(GraphStore):
                 for key, nid in db.execute(
                         f"SELECT key, node_id FROM node_keys WHERE node_id IN ({q}) AND source != ?", (*part, sid)):
                     existing[nid].add(key)
-            record_map, renames = resolve_ids(keyed, existing, key_owner)
+            record_map, renames = resolve_ids(keyed, existing, key_owner, partial(self._taken, sid))
             for old, new in sorted(renames.items()):
                 self._rename(old, new, version)
                 stats.renamed[old] = new
@@ -253,6 +261,7 @@ class SQLiteStore(GraphStore):
         db.executemany(
             "INSERT INTO edge_support VALUES(?,?,?,?,?)",
             sorted(((s, t, d, sid, _dumps(p)) for (s, t, d), p in edges.items()), key=_first))
+        checkpoint("store.write")
         self._refresh_edges(touched_edges, version, stats, fresh=edges, sid=sid, existed=existed)
         self._refresh_nodes(touched_nodes, version, stats, fresh=nodes, sid=sid, existed=existed, json_of=json_of,
                             others=others)
@@ -308,11 +317,13 @@ class SQLiteStore(GraphStore):
                 db.executemany("INSERT INTO main.nodes VALUES(?,?,?,?)", rows)
                 db.executemany("INSERT INTO main.node_support VALUES(?,?,?,?,?)", support)
                 db.executemany("INSERT INTO main.node_keys VALUES(?,?,?)", load.key_rows())
+                checkpoint("first_load.nodes")
                 if part is not None and part.wait():
                     for table in PART_TABLES:  # SQLite's transfer: records and index entries as they are
                         db.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
                 else:
                     _insert_edges(db, load, "main.")
+                checkpoint("first_load.edges")
                 for _, sql in indexes:
                     db.execute(sql)
         finally:
@@ -493,6 +504,15 @@ class SQLiteStore(GraphStore):
         self._refresh_edges(moved, version, stats)
         self._refresh_nodes({old, new}, version, stats)
 
+    def _taken(self, sid: int, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that are nodes another source than ``sid`` supports."""
+        got: set[str] = set()
+        for part in _chunks(ids):
+            q = ",".join("?" * len(part))
+            got.update(r[0] for r in self.db.execute(
+                f"SELECT DISTINCT node_id FROM node_support WHERE node_id IN ({q}) AND source != ?", (*part, sid)))
+        return got
+
     def _rekey(self, ids: set[str], version: int, stats: WriteStats) -> None:
         """After supports were removed, a paper's best key may have changed: rename it."""
         from kg.ids import paper_id_from_keys
@@ -507,6 +527,9 @@ class SQLiteStore(GraphStore):
             if not nid.startswith("paper:"):
                 continue
             target = paper_id_from_keys(sorted(ks))
+            if target != nid and target.startswith("paper:title:") and self.db.execute(
+                    "SELECT 1 FROM nodes WHERE id=?", (target,)).fetchone():
+                target = paper_id_from_keys(sorted(ks), keep_year=True)  # a namesake holds the title id
             if target != nid:
                 self._rename(nid, target, version)
                 stats.renamed[nid] = target
