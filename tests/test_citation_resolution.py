@@ -15,10 +15,9 @@ from ingest.reference_parser import parse_reference
 from kg.graph import KnowledgeGraph
 from kg.ids import loose_title_key, paper_id_from_keys, title_key
 from kg.model import ReadResult
-from kg.store import GraphStore, SourceInfo, open_store
+from kg.store import GraphStore, SourceInfo
 from kg.store.merge import compatible
 
-BACKENDS = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 SCIBERT = "SciBERT: A Pretrained Language Model for Scientific Text"
 ELMO = "Deep contextualized word representations"
 LONG = "A long title about citation graphs in practice"
@@ -81,27 +80,6 @@ def test_corr_abs_gives_the_arxiv_id():
 
 
 # --------------------------------------------------------------------------------- both stores
-@pytest.fixture(params=BACKENDS)
-def make_store(request, tmp_path: Path):
-    """A factory of fresh, empty stores of one backend (Neo4j: the test database, cleared)."""
-    opened: list[GraphStore] = []
-
-    def make() -> GraphStore:
-        for s in opened:
-            s.close()
-        if request.param == "sqlite":
-            s = open_store(tmp_path / f"kg{len(opened)}")
-        else:
-            s = open_store(request.getfixturevalue("neo4j_server").uri_with_auth)
-            s.clear()  # type: ignore[attr-defined]
-        opened.append(s)
-        return s
-
-    yield make
-    for s in opened:
-        s.close()
-
-
 def paper(**kw) -> ReadResult:
     return paper_records(PaperRecord(**kw))[1]
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import python_without
 
 from kg.errors import EXTRAS, missing_extra
 
@@ -24,29 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 NEO4J = "bolt://neo4j:password@127.0.0.1:1"  # never reached: the driver is missing
 
-WRAPPER = r"""
-import json, sys
-
-blocked = set(json.loads(sys.argv[1]))
-
-
-class Hiding:  # a meta-path finder that finds nothing under the blocked names, else defers to inner
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in blocked:
-            return None
-        return self.inner.find_spec(fullname, path, target)
-
-    def __getattr__(self, name):  # find_distributions, invalidate_caches, ...
-        return getattr(self.inner, name)
-
-
-assert not [m for m in sys.modules if m.split(".")[0] in blocked]
-sys.meta_path[:] = [Hiding(f) for f in sys.meta_path]
-sys.argv = ["kg", *sys.argv[2:]]
+KG_MAIN = """
+sys.argv[0] = "kg"
 from kg.cli import main
 
 main()
@@ -57,8 +37,7 @@ def kg_without(blocked: list[str], args: list[str], cwd: Path) -> subprocess.Com
     """``kg ARGS`` in a fresh interpreter where the ``blocked`` top-level modules are not installed."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "KG_CACHE": str(cwd / "cache"), "HF_HUB_OFFLINE": "1"}
     env.pop("KG_STORE", None)
-    return subprocess.run([sys.executable, "-c", WRAPPER, json.dumps(blocked), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    return python_without(blocked, KG_MAIN, args, cwd=cwd, env=env)
 
 
 def assert_one_line(res: subprocess.CompletedProcess[str], extra: str, module: str) -> None:

@@ -13,8 +13,6 @@ from kg.model import EdgeRecord, NodeRecord, ReadResult
 from kg.store import GraphStore, SourceInfo, open_store
 from kg.store.sqlite import SQLiteStore
 
-BACKENDS = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
-
 
 def snapshot(store: GraphStore) -> tuple[list[tuple], list[tuple]]:
     nodes = sorted((n.id, n.label, sorted(n.properties.items(), key=str)) for n in store.iter_nodes())
@@ -28,28 +26,6 @@ def paper(**kw) -> ReadResult:
 
 def write(store: GraphStore, path: str, result: ReadResult, h: str = "h") -> None:
     store.write_source(SourceInfo(path, h + path, 1, 1.0, "test"), result)
-
-
-@pytest.fixture(params=BACKENDS)
-def make_store(request, tmp_path: Path):
-    """A factory of fresh, empty stores of one backend (Neo4j: the test database, cleared)."""
-    opened: list[GraphStore] = []
-
-    def make() -> GraphStore:
-        for s in opened:
-            s.close()
-        if request.param == "sqlite":
-            s = open_store(tmp_path / f"kg{len(opened)}")
-        else:
-            server = request.getfixturevalue("neo4j_server")
-            s = open_store(server.uri_with_auth)
-            s.clear()  # type: ignore[attr-defined]
-        opened.append(s)
-        return s
-
-    yield make
-    for s in opened:
-        s.close()
 
 
 @pytest.fixture
