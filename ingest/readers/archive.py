@@ -156,7 +156,7 @@ class ArchiveReader:
 def _read_zip(path: Path, data: bytes) -> ReadResult:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, struct.error) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error, NotImplementedError) as e:  # "zip file version 8.2"
         if not data.startswith(b"PK\x03\x04"):
             raise ReaderError(f"not a readable ZIP archive ({_line(e)})") from None
         out = _walk(path, _salvage_zip(data))  # the central directory is gone (truncated?)
@@ -171,7 +171,7 @@ def _read_zip(path: Path, data: bytes) -> ReadResult:
 def _zip_members(zf: zipfile.ZipFile) -> Iterator[_Member]:
     for info in zf.infolist():
         mode = info.external_attr >> 16
-        if info.is_dir():
+        if info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
             kind = "dir"
         elif info.create_system == 3 and stat.S_ISLNK(mode):
             kind = "link"

@@ -222,7 +222,7 @@ def _arxiv_date(rec: dict[str, Any]) -> str | None:
     if created:
         try:
             return parsedate_to_datetime(created).date().isoformat()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # a year past 9999 overflows
             pass
     return _str(rec.get("update_date"))
 

@@ -18,6 +18,38 @@ from typing import Any
 from ingest.readers.pdf_layout import MARKERS, PASSWORD, Line, PdfText, fix_glyphs, one_line, page_cut
 from kg.errors import ReaderError
 
+MAX_REF_HOPS = 64
+"""References :func:`_bounded_resolve1` follows before it calls the chain a cycle."""
+
+
+def _bounded_resolve1(x: Any, default: Any = None) -> Any:
+    """pdfminer's ``resolve1`` with a hop limit: an indirect object that refers to itself (``3 0 obj
+    3 0 R endobj``, or a longer cycle) made the original loop forever (found by
+    benchmarks/fuzz_readers.py; tests/data/fuzz/pdf/). A cycle raises ``PDFSyntaxError``, which
+    :func:`extract` turns into a :class:`ReaderError`."""
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.pdftypes import PDFObjRef
+
+    for _ in range(MAX_REF_HOPS):
+        if not isinstance(x, PDFObjRef):
+            return x
+        x = x.resolve(default=default)
+    if isinstance(x, PDFObjRef):
+        raise PDFSyntaxError(f"reference cycle through object {x.objid}")
+    return x
+
+
+def _guard_reference_cycles() -> None:
+    """Put :func:`_bounded_resolve1` in place of ``resolve1`` in the pdfminer modules that call it."""
+    import pdfminer.pdffont
+    import pdfminer.pdfinterp
+    import pdfminer.pdfpage
+    import pdfminer.pdftypes
+
+    for mod in (pdfminer.pdftypes, pdfminer.pdfpage, pdfminer.pdfinterp, pdfminer.pdffont):
+        if getattr(mod, "resolve1", None) is not _bounded_resolve1:
+            mod.resolve1 = _bounded_resolve1  # type: ignore[attr-defined]
+
 
 def _make_line(page: int, frags: list[Any]) -> Line | None:
     """Merge pdfminer text-line fragments sharing a baseline into one :class:`Line`."""
@@ -108,6 +140,7 @@ def extract(data: bytes, max_pages: int, budget_s: float) -> PdfText:
     from pdfminer.pdfparser import PDFParser
     from pdfminer.pdftypes import resolve1
 
+    _guard_reference_cycles()
     log = logging.getLogger("pdfminer")
     if log.level == logging.NOTSET:  # pdfminer warns on every recoverable glitch; keep it quiet
         log.setLevel(logging.ERROR)
@@ -169,6 +202,7 @@ def reread(data: bytes, wanted: dict[int, int], budget_s: float
     from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
 
+    _guard_reference_cycles()
     out: dict[int, tuple[list[list[Line]], tuple[float, float]]] = {}
     start, last = time.monotonic(), max(wanted, default=-1)
     try:

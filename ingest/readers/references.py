@@ -217,7 +217,7 @@ class RisReader:
             try:
                 parsed = rispy.loads("\n".join(lines))
                 rec = parsed[0]
-                unknown.update((rec.get("unknown_tag") or {}).keys())
+                unknown.update(k for k in (rec.get("unknown_tag") or {}) if isinstance(k, str))  # rispy: None for a bad tag
                 located.append((where, ris_record(rec)))
             except Exception as e:  # rispy is lenient; a record it chokes on is that record's error
                 located.append((where, f"invalid RIS record ({type(e).__name__}: {str(e)[:160]})"))

@@ -29,6 +29,7 @@ import datetime as _dt
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def open_zip(data: bytes, *, fmt: str, modern: str) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         raise ReaderError(f"invalid {fmt}: not a ZIP container or truncated ({one_line(e)})") from None
     big = next((i for i in infos if i.file_size > MAX_MEMBER_BYTES), None)
     if big is not None:
@@ -103,7 +104,8 @@ def read_member(zf: zipfile.ZipFile, name: str, *, fmt: str) -> bytes:
         return zf.read(name)
     except KeyError:
         raise ReaderError(f"invalid {fmt}: {name} is missing") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error) as e:
+        # RuntimeError: an encrypted member ("password required for extraction")
         raise ReaderError(f"invalid {fmt}: cannot unpack {name} ({one_line(e)})") from None
 
 

@@ -20,17 +20,25 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def mcp(
         store: StoreOpt = None,
-        http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")] = False,
+        http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP (on --host) instead of stdio.")] = False,
         port: Annotated[int, typer.Option(help="HTTP port (with --http).")] = 8765,
+        host: Annotated[str, typer.Option(help="Address to bind (with --http); anything but "
+                                               "127.0.0.1/localhost/::1 needs a --token.")] = "127.0.0.1",
+        token: Annotated[str | None, typer.Option(envvar="KG_MCP_TOKEN", help=(
+            "Require 'Authorization: Bearer TOKEN' on every HTTP request (16+ characters)."))] = None,
     ) -> None:
         """Serve the read-only graph tools over the Model Context Protocol (stdio by default)."""
+        from retrieval.agents.mcp_server import check_bind, serve
+
+        if http:
+            check_bind(host, token)  # before the store is opened: a refused bind touches nothing
         g = open_graph(store)  # a typo must not serve (and create) an empty store
         try:
-            from retrieval.agents.mcp_server import serve
-
             if http:
-                sys.stderr.write(f"kg mcp: streamable HTTP on http://127.0.0.1:{port}/mcp\n")
-            serve(g, http=http, host="127.0.0.1", port=port)
+                shown = f"[{host}]" if ":" in host else host
+                sys.stderr.write(f"kg mcp: streamable HTTP on http://{shown}:{port}/mcp"
+                                 + (" (token required)" if token else "") + "\n")
+            serve(g, http=http, host=host, port=port, token=token)
         finally:
             g.close()
 

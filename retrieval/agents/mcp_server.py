@@ -24,7 +24,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from kg.errors import KGError, MissingExtraError, require
+from kg.errors import ConfigError, KGError, MissingExtraError, require
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
@@ -126,12 +126,60 @@ def create_server(g: KnowledgeGraph, *, name: str = SERVER_NAME) -> Any:
     return server
 
 
-def serve(g: KnowledgeGraph, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
+LOCAL_BINDS = ("127.0.0.1", "localhost", "::1")
+"""Hosts ``serve`` binds without a token; any other bind needs one (:data:`MIN_TOKEN_CHARS` or more)."""
+MIN_TOKEN_CHARS = 16
+
+
+class BearerGuard:
+    """Pure ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>`` (else 401)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            auth = dict(scope["headers"]).get(b"authorization", b"")
+            given = auth[7:].strip() if auth[:7].lower() == b"bearer " else b""
+            if not hmac.compare_digest(given, self.token):
+                body = b"a token is required: Authorization: Bearer <token>"
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode()),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Raise :class:`kg.errors.ConfigError` for a non-local ``host`` without a long enough token."""
+    if host not in LOCAL_BINDS and (not token or len(token) < MIN_TOKEN_CHARS):
+        raise ConfigError(f"kg mcp --http on non-local host {host!r} needs a --token (or KG_MCP_TOKEN) "
+                          f"of at least {MIN_TOKEN_CHARS} characters")
+
+
+def serve(g: KnowledgeGraph, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
+          token: str | None = None) -> None:
     """Serve ``g`` until the client disconnects (stdio) or the process is stopped (HTTP); the caller
-    opens and closes the graph."""
+    opens and closes the graph.
+
+    Over HTTP a ``token`` makes every request carry ``Authorization: Bearer <token>``; a bind to
+    any host but :data:`LOCAL_BINDS` is refused without one (:func:`check_bind`).
+    """
+    if http:
+        check_bind(host, token)
     server = create_server(g)
     if not http:
         server.run("stdio")
+    elif token:
+        uvicorn = require("uvicorn", "agents", "kg mcp --http --token")
+        make_app = server.streamable_http_app
+        app = make_app(host=host) if "host" in inspect.signature(make_app).parameters else make_app()
+        uvicorn.run(BearerGuard(app, token), host=host, port=port, log_level="warning", server_header=False)
     elif hasattr(server, "run_streamable_http_async") and "host" in inspect.signature(
             server.run_streamable_http_async).parameters:
         server.run("streamable-http", host=host, port=port)

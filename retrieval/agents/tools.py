@@ -69,6 +69,14 @@ def _clip(v: Any, max_chars: int) -> Any:
     return v
 
 
+def _bounded(value: Any, lo: int, hi: int, name: str) -> int:
+    """``value`` clamped to ``lo..hi``; a :class:`ConfigError` when it is not an integer (a model may send
+    ``1.5`` or ``"many"``: the adapters' schemas refuse those, a direct Python call gets this error)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+    return max(lo, min(value, hi))
+
+
 class KGTools:
     """The agent-facing tools, bound to one graph. All read-only.
 
@@ -105,7 +113,7 @@ class KGTools:
 
         year = (year_from, year_to) if year_from is not None or year_to is not None else None
         f = Filters(labels=labels or None, year=year, authors=authors or None, categories=categories or None)
-        res = self.graph.search(query, k=max(1, min(k, 50)), mode=mode, filters=f)
+        res = self.graph.search(query, k=_bounded(k, 1, 50, "k"), mode=mode, filters=f)
         hits = []
         for h in res.hits:
             p = h.node.properties if h.node is not None else {}
@@ -143,7 +151,8 @@ class KGTools:
             limit: Maximum number of neighbours (1-200).
         """
         sub = self.graph.neighborhood(node_id, edge_types=edge_types, direction=direction,
-                                      depth=max(1, min(depth, 3)), limit=max(1, min(limit, MAX_LIMIT)))
+                                      depth=_bounded(depth, 1, 3, "depth"),
+                                      limit=_bounded(limit, 1, MAX_LIMIT, "limit"))
         return {"node": _brief(sub.nodes[0]), "neighbors": [_brief(n) for n in sub.nodes[1:]],
                 "edges": [{"source": e.source, "type": e.type, "target": e.target} for e in sub.edges]}
 
@@ -158,7 +167,7 @@ class KGTools:
             max_hops: Give up beyond this many edges (1-10).
         """
         start, goal = self.graph.node(source_id), self.graph.node(target_id)
-        steps = _bidirectional_path(self.graph, start.id, goal.id, edge_types, max(1, min(max_hops, 10)))
+        steps = _bidirectional_path(self.graph, start.id, goal.id, edge_types, _bounded(max_hops, 1, 10, "max_hops"))
         if steps is None:
             return {"found": False, "length": None, "nodes": [], "steps": []}
         ids = [start.id] + [s[2] for s in steps]
@@ -177,7 +186,7 @@ class KGTools:
         """
         from kg.skills import skills
 
-        hits = skills(self.graph, query, k=max(1, min(k, 20)))
+        hits = skills(self.graph, query, k=_bounded(k, 1, 20, "k"))
         return {"query": query, "skills": [{"cite": cite(h.id), **h.to_dict(),
                                             "description": _clip(h.description, self.max_chars)} for h in hits]}
 
@@ -208,7 +217,7 @@ class KGTools:
             params: Values for $name parameters in the query.
             limit: Maximum rows (1-200).
         """
-        return run_query(self.graph, query, params or {}, limit=max(1, min(limit, MAX_LIMIT)))
+        return run_query(self.graph, query, params or {}, limit=_bounded(limit, 1, MAX_LIMIT, "limit"))
 
     def context(self, query: str, budget_tokens: int = 2000) -> dict[str, Any]:
         """A context pack for a question: best passages and graph facts, each with a citation id, within a token budget.
@@ -219,7 +228,7 @@ class KGTools:
         """
         from retrieval.context import build_context
 
-        pack = build_context(self.graph, query, budget_tokens=max(200, min(budget_tokens, 8000)))
+        pack = build_context(self.graph, query, budget_tokens=_bounded(budget_tokens, 200, 8000, "budget_tokens"))
         return {**pack.to_dict(), "text": pack.to_text()}
 
 
