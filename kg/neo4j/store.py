@@ -7,6 +7,12 @@ fails because the connection dropped is retried for ``retry`` seconds and then r
 :class:`~kg.errors.StoreConnectionError`; nothing of it was committed, and writing the same source
 again converges to the same graph (no duplicates).
 
+No call waits on the server for ever: each query and each write transaction runs under a
+client-side deadline of ``$KG_NEO4J_TIMEOUT`` seconds (default 300; also sent to the server as the
+transaction timeout), so a frozen or overloaded server gives a :class:`~kg.errors.StoreConnectionError`
+instead of a hang. A write that times out may or may not have been applied; running the same
+command again converges (writes are idempotent).
+
 Embeddings (``embedding``, LIST<FLOAT>, vector index ``kg_embedding``) of searchable nodes are
 computed with the encoder the store is given from above (:meth:`Neo4jStore.use_encoder`; opening
 the store through :class:`kg.KnowledgeGraph` or :func:`retrieval.backends.backend_for` gives it
@@ -20,6 +26,10 @@ off. See :mod:`kg.neo4j.embeddings`.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -36,6 +46,62 @@ from kg.store.provenance import EdgeSupport, NodeKey, NodeSupport
 
 _Support = tuple[set[str], dict[EdgeKey, dict[str, Any]], set[tuple[str, str]]]  # what one source supports
 _PAGE = 5000
+TIMEOUT_ENV = "KG_NEO4J_TIMEOUT"
+DEFAULT_TIMEOUT = 300.0
+# The driver logs each retry of a failed transaction as a WARNING; with no logging configured,
+# Python would print those to stderr around the one-line error. They reach an application's own
+# handlers as before; only the last-resort printing is off.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
+
+
+def query_timeout() -> float:
+    """Seconds a query or write transaction may wait on the server: ``$KG_NEO4J_TIMEOUT``, default 300."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds > 0")
+    return value
+
+
+class _Caller:
+    """A daemon thread that runs the calls one thread hands it, so that thread can stop waiting.
+
+    Reused call after call (a thread started per call costs more than the hand-over); one per
+    calling thread and process, so concurrent callers are not serialised and a fork gets its own.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.stopped = False
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], dict[str, Any], threading.Event] | None] = \
+            queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="kg-neo4j-call", daemon=True).start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, box, done = job
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # handed to the waiting thread as is
+                box["error"] = e
+            done.set()
+
+    def call(self, fn: Callable[[], Any], limit: float) -> tuple[bool, dict[str, Any]]:
+        """Run ``fn`` on the thread; ``(finished within limit seconds, {"value"|"error": ...})``."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        self._jobs.put((fn, box, done))
+        return done.wait(limit), box
+
+    def stop(self) -> None:
+        """End the thread once it is idle."""
+        self.stopped = True
+        self._jobs.put(None)
 
 
 class Neo4jStore(GraphStore):
@@ -52,19 +118,59 @@ class Neo4jStore(GraphStore):
         self._load_encoder: Callable[[str], Any] | None = None
         ex = self._neo4j.exceptions
         self._errors: tuple[type[BaseException], ...] = (ex.Neo4jError, ex.DriverError, OSError)
+        self.timeout = query_timeout()
+        self._callers = threading.local()
+        self._all_callers: list[_Caller] = []
         self._connect()
-        sch.ensure_schema(self)
+        self._bounded("creating the schema", lambda: sch.ensure_schema(self))
+
+    def _new_driver(self) -> Any:
+        """A driver for the store's URL (no I/O: it connects on first use)."""
+        auth = (self.options.user, self.options.password) if self.options.password is not None else None
+        return self._neo4j.GraphDatabase.driver(
+            self.options.uri, auth=auth, notifications_min_severity="OFF",
+            connection_timeout=self.options.timeout, max_transaction_retry_time=self.options.retry,
+            connection_acquisition_timeout=max(self.options.timeout, 30.0))
 
     def _connect(self) -> None:
-        auth = (self.options.user, self.options.password) if self.options.password is not None else None
         try:
-            self.driver = self._neo4j.GraphDatabase.driver(
-                self.options.uri, auth=auth, notifications_min_severity="OFF",
-                connection_timeout=self.options.timeout, max_transaction_retry_time=self.options.retry,
-                connection_acquisition_timeout=max(self.options.timeout, 30.0))
-            self.driver.verify_connectivity()
+            self.driver = self._new_driver()
+            self._bounded("connecting", self.driver.verify_connectivity, min(self.timeout, self.options.timeout))
         except self._errors as e:
             raise self._translate(e, "connecting") from e
+
+    def _bounded(self, what: str, fn: Callable[[], Any], timeout: float | None = None, *,
+                 write: bool = False) -> Any:
+        """``fn()`` on a helper thread, waited for at most ``timeout`` (default :attr:`timeout`) seconds.
+
+        The driver has no client-side read timeout: against a frozen server (or one whose replies
+        never come) a call would block for ever. On time-out the driver, whose connections may be
+        stuck, is dropped (closed on a daemon thread) and a new one is made for the next call; a
+        :class:`~kg.errors.StoreConnectionError` says what timed out.
+        """
+        limit = self.timeout if timeout is None else timeout
+        caller: _Caller | None = getattr(self._callers, "caller", None)
+        if caller is None or caller.stopped or caller.pid != os.getpid():
+            caller = self._callers.caller = _Caller()
+            self._all_callers.append(caller)
+        finished, box = caller.call(fn, limit)
+        if not finished:
+            with contextlib.suppress(ValueError):  # close() may have dropped it meanwhile
+                self._all_callers.remove(caller)
+            caller.stop()  # its thread is stuck in the driver (it ends if that lets go); the next call gets a new one
+            old = self.driver
+            threading.Thread(target=self._close_quietly, args=(old,), daemon=True).start()
+            with contextlib.suppress(*self._errors):
+                self.driver = self._new_driver()
+            tail = (" The write may or may not be applied: run the same command again (writes are idempotent)."
+                    if write else "")
+            limit_is = (f"the smaller of the store URL's ?timeout= and ${TIMEOUT_ENV}" if what == "connecting"
+                        else f"${TIMEOUT_ENV}")
+            raise StoreConnectionError(f"Neo4j at {self.url} did not answer within {limit:g}s ({what}); the server "
+                                       f"is frozen, overloaded or unreachable (the limit is {limit_is}).{tail}")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
 
     # -- plumbing --------------------------------------------------------------------------------
     def _translate(self, e: BaseException, what: str) -> KGError:
@@ -93,8 +199,9 @@ class Neo4jStore(GraphStore):
 
     def _read(self, query: str, what: str = "reading", **params: Any) -> list[Any]:
         try:
-            records, _, _ = self.driver.execute_query(query, params, database_=self.options.database,
-                                                      routing_=self._neo4j.RoutingControl.READ)
+            q = self._neo4j.Query(query, timeout=self.timeout)
+            records, _, _ = self._bounded(what, lambda: self.driver.execute_query(
+                q, params, database_=self.options.database, routing_=self._neo4j.RoutingControl.READ))
             return list(records)
         except self._errors as e:
             raise self._translate(e, what) from e
@@ -102,8 +209,7 @@ class Neo4jStore(GraphStore):
     def _write_tx(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         for attempt in range(3):
             try:
-                with self._session() as s:
-                    return s.execute_write(fn, *args)
+                return self._bounded(what, lambda: self._run_write(fn, *args), write=True)
             except self._neo4j.exceptions.ConstraintError as e:
                 # another writer created a node this one checked absent (CREATE): read again, retry
                 if attempt == 2:
@@ -111,6 +217,14 @@ class Neo4jStore(GraphStore):
             except self._errors as e:
                 raise self._translate(e, what) from e
         raise AssertionError("unreachable")
+
+    def _close_quietly(self, driver: Any) -> None:
+        with contextlib.suppress(*self._errors):
+            driver.close()
+
+    def _run_write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._session() as s:
+            return s.execute_write(self._neo4j.unit_of_work(timeout=self.timeout)(fn), *args)
 
     # -- embeddings ------------------------------------------------------------------------------
     @property
@@ -575,6 +689,8 @@ class Neo4jStore(GraphStore):
     def close(self) -> None:
         with contextlib.suppress(*self._errors):
             self.driver.close()
+        while self._all_callers:
+            self._all_callers.pop().stop()
 
     # -- Cypher ----------------------------------------------------------------------------------------
     def cypher(self, query: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0,
