@@ -35,6 +35,7 @@ from tests.store_corpus import (
     run_kg,
     search_snapshot,
     snapshot,
+    wait_stopped,
     write_corpus,
 )
 
@@ -259,7 +260,7 @@ def power_loss_trial(scn: Scenario, store: Path, image: Path, fault: str) -> Out
     environ = kg_env(KGLOOM_FAULT=fault)
     proc = subprocess.Popen([*KG, *scn.args(store)], env=environ, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    stopped = _wait_stopped(proc.pid, timeout=60)
+    stopped = wait_stopped(proc.pid, timeout=60)
     shutil.rmtree(image, ignore_errors=True)
     if stopped:
         shutil.copytree(store, image, ignore=shutil.ignore_patterns("*-shm", ".lock"))
@@ -277,18 +278,3 @@ def power_loss_trial(scn: Scenario, store: Path, image: Path, fault: str) -> Out
     return Outcome(scn.name, fault, "power loss", stopped, diffs, time.perf_counter() - t)
 
 
-def _wait_stopped(pid: int, timeout: float) -> bool:
-    """Wait until process ``pid`` is stopped (state T); False when it ended or the time ran out."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            return False
-        state_ = stat.rsplit(")", 1)[1].split()[0]
-        if state_ == "T":
-            return True
-        if state_ == "Z":
-            return False
-        time.sleep(0.02)
-    return False

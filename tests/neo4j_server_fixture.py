@@ -16,12 +16,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from kg.neo4j.server import Neo4jServer, Neo4jServerError, Neo4jUnavailableError, available
 
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
+
 TEST_PASSWORD = "kgloom-test-password"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @dataclass(frozen=True)
@@ -82,3 +88,18 @@ def neo4j_server() -> Iterator[Neo4jConnection]:
                               browser_url=server.browser_url, server=server)
     finally:
         server.stop()
+
+
+def data_graph(server: Neo4jConnection) -> KnowledgeGraph:
+    """The repository's ``data/`` folder in the server's store (hash encoder), ingested only when
+    another test cleared it since; the caller closes the graph."""
+    from ingest.pipeline import ingest_paths
+    from kg.graph import KnowledgeGraph
+    from kg.store import open_store
+
+    s = open_store(server.uri_with_auth + "?encoder=hash")
+    if s.get_meta("fixture") != "data-v1":
+        s.clear()  # type: ignore[attr-defined]
+        ingest_paths(s, [DATA])
+        s.set_meta("fixture", "data-v1")
+    return KnowledgeGraph(s)

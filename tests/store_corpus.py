@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,23 @@ def kill_group(pgid: int) -> None:
     """SIGKILL what is left of a process group (nothing when it is gone)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def wait_stopped(pid: int, timeout: float) -> bool:
+    """Wait until process ``pid`` is stopped (state T); False when it ended or the time ran out."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return True
+        if state == "Z":
+            return False
+        time.sleep(0.02)
+    return False
 
 
 def snapshot(store: str | Path) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from neo4j_server_fixture import data_graph
 from processes import stop
 
 from kg.errors import KGError
@@ -464,15 +465,7 @@ def test_mcp_http_with_a_token_refuses_requests_without_it(store: Path, tmp_path
 # -- Neo4j: g.cypher and the query tool on a real server (run once, last) -------------------------
 @pytest.fixture(scope="module")
 def neo4j_graph(neo4j_server: Any) -> Iterator[KnowledgeGraph]:
-    from ingest.pipeline import ingest_paths
-    from kg.store import open_store
-
-    s = open_store(neo4j_server.uri_with_auth + "?encoder=hash")
-    if s.get_meta("fixture") != "data-v1":
-        s.clear()  # type: ignore[attr-defined]
-        ingest_paths(s, [DATA])
-        s.set_meta("fixture", "data-v1")
-    g = KnowledgeGraph(s)
+    g = data_graph(neo4j_server)
     yield g
     g.close()
 

@@ -30,7 +30,16 @@ from neo4j_server_fixture import TEST_PASSWORD, Neo4jConnection, in_ci
 from kg.errors import StoreConnectionError
 from kg.neo4j.schema import NODE, SOURCE, SUPPORTS
 from kg.neo4j.server import Neo4jServer, Neo4jServerError, Neo4jUnavailableError, available
-from tests.store_corpus import KG, drop_fault_dir, kg_env, kill_group, run_kg, snapshot, write_corpus
+from tests.store_corpus import (
+    KG,
+    drop_fault_dir,
+    kg_env,
+    kill_group,
+    run_kg,
+    snapshot,
+    wait_stopped,
+    write_corpus,
+)
 
 pytestmark = pytest.mark.neo4j
 
@@ -90,23 +99,6 @@ def _resume(server: Neo4jServer) -> None:
             os.kill(server.pid, signal.SIGCONT)
 
 
-def _wait_stopped(pid: int, timeout: float) -> bool:
-    """Wait until process ``pid`` is stopped (state T); False when it ended or the time ran out."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            return False
-        state = stat.rsplit(")", 1)[1].split()[0]
-        if state == "T":
-            return True
-        if state == "Z":
-            return False
-        time.sleep(0.02)
-    return False
-
-
 def _one_line_error(stderr: str) -> str:
     """The command's error: one line, no traceback."""
     assert "Traceback" not in stderr, stderr[-2000:]
@@ -160,7 +152,7 @@ def test_server_killed_mid_ingest_then_rerun_matches_embedded(own_server: Neo4jC
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        assert _wait_stopped(proc.pid, timeout=120), f"kg ingest never stopped at {fault}"
+        assert wait_stopped(proc.pid, timeout=120), f"kg ingest never stopped at {fault}"
         written = _direct(own_server, f"MATCH (s:{SOURCE}) RETURN count(s) AS n")[0]["n"]
         assert 0 < written < n_files, (written, n_files)  # the load is under way
         _kill(server)

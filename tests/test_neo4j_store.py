@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from neo4j_server_fixture import data_graph
 
 from ingest.pipeline import ingest_paths
 from kg.errors import ConfigError, MissingExtraError, QueryError, ReadOnlyViolation, StoreConnectionError
@@ -150,12 +151,7 @@ def embedded(tmp_path_factory) -> KnowledgeGraph:
 @pytest.fixture
 def searchable(neo4j_server) -> KnowledgeGraph:
     """data/ in the Neo4j store (re-ingested only when another test cleared it)."""
-    s = open_store(_url(neo4j_server, encoder="hash"))
-    if s.get_meta("fixture") != "data-v1":
-        s.clear()  # type: ignore[attr-defined]
-        ingest_paths(s, [DATA])
-        s.set_meta("fixture", "data-v1")
-    g = KnowledgeGraph(s)
+    g = data_graph(neo4j_server)
     yield g
     g.close()
 
