@@ -242,6 +242,13 @@ def test_frozen_server_times_out(own_server: Neo4jConnection, tmp_path: Path,
             assert FROZEN - 0.5 <= query_s < FROZEN + SLACK, query_s
             assert "\n" not in str(err.value) and "KG_NEO4J_TIMEOUT" in str(err.value)
 
+            from kg.neo4j.cypher_guard import run_read_only
+
+            t = time.monotonic()  # g.cypher / kg neo4j cypher: bounded too
+            with pytest.raises(StoreConnectionError, match="did not answer within"):
+                run_read_only(store, "MATCH (n) RETURN count(n) AS n", {})  # type: ignore[arg-type]
+            assert time.monotonic() - t < FROZEN + SLACK
+
             t = time.monotonic()
             with pytest.raises(StoreConnectionError, match="did not answer within"):
                 open_store(url)

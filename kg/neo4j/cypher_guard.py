@@ -79,9 +79,12 @@ def check_read_only(store: Neo4jStore, query: str, params: dict[str, Any]) -> No
     neo4j = store._neo4j
     if not query.strip():
         raise QueryError("empty Cypher query")
-    try:
+    def explain() -> Any:
         with store._session(read=True) as s:
-            summary = s.run("EXPLAIN " + query, params).consume()
+            return s.run("EXPLAIN " + query, params).consume()
+
+    try:  # under the store's deadline: a frozen server must not hang the caller
+        summary = store._bounded("planning a Cypher query", explain)
     except neo4j.exceptions.Neo4jError as e:
         code = e.code or ""
         if "AdministrationCommand" in code or "AccessMode" in code or "Forbidden" in code:
@@ -176,7 +179,7 @@ def run_read_only(store: Neo4jStore, query: str, params: dict[str, Any], *, time
     """Check ``query`` with :func:`check_read_only`, then run it in a READ session (``timeout`` seconds)."""
     neo4j = store._neo4j
     check_read_only(store, query, params)
-    try:
+    def run() -> tuple[list[str], list[dict[str, Any]], bool]:
         with store._session(read=True) as s:
             result = s.run(neo4j.Query(query, timeout=timeout), params)
             columns = list(result.keys())
@@ -188,6 +191,10 @@ def run_read_only(store: Neo4jStore, query: str, params: dict[str, Any], *, time
                     break
                 raw.append({k: rec[k] for k in columns})
             result.consume()
+            return columns, raw, truncated
+
+    try:  # the server stops the query at ``timeout``; the client waits a little longer, never for ever
+        columns, raw, truncated = store._bounded("running a Cypher query", run, min(store.timeout, timeout + 10))
     except neo4j.exceptions.Neo4jError as e:
         if "AccessMode" in (e.code or ""):
             raise ReadOnlyViolation(f"refused by the server: {e.message}") from e
