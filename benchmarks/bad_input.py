@@ -41,14 +41,18 @@ MACRO = b'Attribute VB_Name = "Evil"\nSub AutoOpen()\nShell "touch PWNED"\nEnd S
 
 @dataclass
 class Case:
-    """One file of the matrix: its format, the failure it carries (``""`` for a good file), and
-    the outcome expected: ``added`` (kept, perhaps with warnings) or ``failed`` (one-line error)."""
+    """One file of the matrix: its format, the failure it carries (``""`` for a good file), the
+    outcome expected: ``added`` (kept, perhaps with warnings) or ``failed`` (one-line error), and
+    for hostile or oversized files a peak-RSS cap."""
 
     fmt: str
     failure: str
     name: str
     build: Callable[[Path], None]
     expect: str
+    rss_cap_mb: int = 0
+    """When set, the file is also ingested alone in its own ``kg ingest`` and that process's peak
+    RSS must stay under this cap (the documented bound for a hostile or oversized file)."""
 
 
 # -- builders -----------------------------------------------------------------------------------
@@ -175,6 +179,16 @@ def _big_csv(mb: int) -> Callable[[Path], None]:
     return build
 
 
+def _one_line(mb: int) -> Callable[[Path], None]:
+    """A text file of ``mb`` MiB with no line break (a sparse-free write of repeated words)."""
+    def build(p: Path) -> None:
+        block = ("reef coral kelp algae survey " * 40_000).encode()  # ~1.2 MB, no newline
+        with p.open("wb") as f:
+            while f.tell() < mb * 2**20:
+                f.write(block[: mb * 2**20 - f.tell()])
+    return build
+
+
 def _zip_bomb(p: Path) -> None:
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
             z.open("zeros.txt", "w", force_zip64=True) as m:
@@ -245,6 +259,8 @@ def cases(small: bool) -> list[Case]:
     bib_n = 10**4 if small else 10**6
     pages = 500 if small else 10**4
     xlsx_rows = 2000 if small else 300_000
+    line_mb = 8 if small else 300  # read, and cut at MAX_DOCUMENT_CHARS
+    huge_mb = 600 if small else 1024  # over kg ingest's --max-file-mb (512): refused unread
     odt_bomb = _zip_rewrite(_odt, "content.xml", (LAUGHS + "<office:document-content>&lol9;"
                                                   "</office:document-content>").encode())
     return [
@@ -252,19 +268,19 @@ def cases(small: bool) -> list[Case]:
         Case("pdf", "password-protected", "locked.pdf", _encrypt_pdf, "failed"),
         Case("pdf", "truncated", "cut.pdf", _truncated(_pdf), "failed"),
         Case("pdf", "not a PDF", "fake.pdf", _write(b"%PDF-1.7\nthis is not really a PDF\n%%EOF\n"), "failed"),
-        Case("pdf", f"{pages:,} pages", "long.pdf", lambda p: _pdf(p, pages=pages), "added"),
+        Case("pdf", f"{pages:,} pages", "long.pdf", lambda p: _pdf(p, pages=pages), "added", 1024),
         Case("docx", "", "good.docx", _docx, "added"),
         Case("docx", "password-protected", "locked.docx", _office_encrypted(_docx), "failed"),
         Case("docx", "truncated ZIP", "cut.docx", _truncated(_docx), "failed"),
         Case("docx", "XML entity bomb", "laughs.docx", _zip_rewrite(
             _docx, "word/document.xml", (LAUGHS + '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
                                            "<w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
-                                           ).encode()), "failed"),
+                                           ).encode()), "failed", 512),
         Case("docx", "macro-enabled (.docm)", "macro.docm", _zip_rewrite(
             _docx, "word/vbaProject.bin", MACRO, (b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
                                                   b"application/vnd.ms-word.document.macroEnabled.main+xml")), "added"),
         Case("odt", "", "good.odt", _odt, "added"),
-        Case("odt", "XML entity bomb", "laughs.odt", odt_bomb, "failed"),
+        Case("odt", "XML entity bomb", "laughs.odt", odt_bomb, "failed", 512),
         Case("rtf", "", "good.rtf", _write("{\\rtf1\\ansi {\\b Reef survey}\\par Kelp grows fast.}"), "added"),
         Case("rtf", "unbalanced groups", "broken.rtf", _write("{\\rtf1\\ansi {\\b Reef {{{ text"), "added"),
         Case("pptx", "", "good.pptx", _pptx, "added"),
@@ -272,9 +288,9 @@ def cases(small: bool) -> list[Case]:
         Case("pptx", "truncated ZIP", "cut.pptx", _truncated(_pptx), "failed"),
         Case("xlsx", "", "good.xlsx", _xlsx, "added"),
         Case("xlsx", "password-protected", "locked.xlsx", _office_encrypted(_xlsx), "failed"),
-        Case("xlsx", f"{xlsx_rows:,} rows", "big.xlsx", lambda p: _xlsx(p, xlsx_rows), "added"),
+        Case("xlsx", f"{xlsx_rows:,} rows", "big.xlsx", lambda p: _xlsx(p, xlsx_rows), "added", 2048),
         Case("csv", "", "papers.csv", _write("title,authors,year\nReef ecology today,Ana Lima,2021\n"), "added"),
-        Case("csv", f"{sheet_mb} MB sheet", "big.csv", _big_csv(sheet_mb), "added"),
+        Case("csv", f"{sheet_mb} MB sheet", "big.csv", _big_csv(sheet_mb), "added", 2048),
         Case("csv", "Latin-1 text", "latin1.csv", _write("station,note\nS1,café au bord de l'eau\n".encode("latin-1")),
              "added"),
         Case("eml", "", "good.eml", _write(GOOD_MAIL), "added"),
@@ -294,7 +310,7 @@ def cases(small: bool) -> list[Case]:
         Case("ipynb", "invalid JSON", "broken.ipynb", _write('{"cells": [ {"cell_type": "markdown", '), "failed"),
         Case("jsonl", f"a record nested {deep:,} levels", "deep.jsonl", _write(
             '{"paper_id": "1", "title": "A shallow record on reef ecology", "authors": [], "year": 2020}\n'
-            '{"paper_id": "2", "title": "Deep", "authors": ' + "[" * deep + "]" * deep + "}\n"), "added"),
+            '{"paper_id": "2", "title": "Deep", "authors": ' + "[" * deep + "]" * deep + "}\n"), "added", 512),
         Case("bib", f"{bib_n:,} entries", "huge.bib", _write("".join(
             f"@article{{k{i}, title={{Entry {i} on reef ecology}}, year={{2001}}}}\n" for i in range(bib_n))), "added"),
         Case("tex", "", "good.tex", _write("\\documentclass{article}\\title{Reef survey}\\author{Ana Lima}"
@@ -309,15 +325,17 @@ def cases(small: bool) -> list[Case]:
             "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
             "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
             "metadata: {i: [*h, *h, *h, *h, *h, *h, *h, *h, *h]}\n---\n# Bomb\n"),
-             "failed"),
+             "failed", 512),
         Case("txt", "", "good.txt", _write("Seagrass meadows store carbon.\n"), "added"),
         Case("txt", "Latin-1 text", "latin1.txt", _write("Le récif corallien était blanchi.\n".encode("latin-1")),
              "added"),
         Case("txt", "binary bytes", "binary.txt", _write(bytes(range(256)) * 64), "failed"),
+        Case("txt", f"{line_mb} MB on one line", "one-line.txt", _one_line(line_mb), "added", 1024),
+        Case("txt", f"{huge_mb:,} MB on one line", "huge.txt", _one_line(huge_mb), "failed", 512),
         Case("zip", "", "good.zip", _good_zip, "added"),
         Case("zip", "path traversal (../)", "escape.zip", _traversal_zip, "added"),
         Case("tar", "traversal, absolute path, symlink", "escape.tar", _traversal_tar, "added"),
-        Case("zip", "zip bomb (1 GiB of zeros)", "bomb.zip", _zip_bomb, "added"),
+        Case("zip", "zip bomb (1 GiB of zeros)", "bomb.zip", _zip_bomb, "added", 512),
         Case("zip", "not a ZIP", "fake.zip", _write(b"PK\x03\x04 this is not a zip"), "failed"),
     ]
 
@@ -363,6 +381,12 @@ def run(small: bool, keep: Path | None = None) -> dict:
                      "bytes": (folder / f"{i:02d}-{c.fmt}" / c.name).stat().st_size, "as_expected": ok})
         if not ok:
             wrong.append(f"{c.fmt}/{c.failure or 'good'}: {status} ({msg})")
+    for i, c in enumerate(all_cases):  # hostile files alone: each in its own process, its own peak RSS
+        if c.rss_cap_mb:
+            rss = _alone_rss_mb(folder / f"{i:02d}-{c.fmt}" / c.name, work / f"alone-{i}", env)
+            rows[i].update(rss_mb=rss, rss_cap_mb=c.rss_cap_mb)
+            if rss > c.rss_cap_mb:
+                wrong.append(f"{c.fmt}/{c.failure}: peak RSS {rss} MB over its cap of {c.rss_cap_mb} MB")
     escaped = [p for p in work.rglob("*escaped*")] + list(Path("/etc").glob("evil.md"))
     pwned = list(work.rglob("PWNED"))
     out = {"bench": "bad_input", "small": small, "files": len(all_cases), "wall_s": round(wall, 2),
@@ -375,6 +399,33 @@ def run(small: bool, keep: Path | None = None) -> dict:
     return out
 
 
+_HWM = """
+import atexit, sys
+
+def _hwm(out=sys.argv[1]):  # this process's own peak RSS (VmHWM: not the parent's image before exec)
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    with open(out, "w") as f:
+        f.write(kb)
+
+atexit.register(_hwm)
+sys.argv = ["kg", *sys.argv[2:]]
+from kg.cli import main
+
+main()
+"""
+
+
+def _alone_rss_mb(path: Path, store: Path, env: dict[str, str]) -> float:
+    """Peak RSS (MB) of ``kg ingest PATH`` run on its own (one file is parsed in that process),
+    read from the process's ``VmHWM`` as it exits (``ru_maxrss`` would count the forking parent)."""
+    out = store.with_suffix(".hwm")
+    subprocess.run([sys.executable, "-c", _HWM, str(out), "ingest", str(path), "--store", str(store), "--json",
+                    "--no-embed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=store.parent,
+                   timeout=1800)
+    return round(int(out.read_text()) / 1024, 1)
+
+
 def markdown(res: dict) -> str:
     """The matrix as the Markdown page docs/bad_input.md."""
     lines = ["# Bad input: what each broken file gives", "",
@@ -384,12 +435,15 @@ def markdown(res: dict) -> str:
              f"traceback printed: {'yes' if res['traceback'] else 'no'}; files written outside the folder: "
              f"{len(res['escaped_files'])}; macros run: {'yes' if res['macro_ran'] else 'no'} "
              f"(2-core machine, load average {res['load_avg_1m']} at the end of the run).", "",
-             "| format | failure | outcome | message (warnings for a kept file) | size | parse s |",
-             "|---|---|---|---|---:|---:|"]
+             "Files with an RSS cap were also ingested alone, each by its own `kg ingest`, whose peak RSS",
+             "(the interpreter and kgloom's imports included, about 120 MB) must stay under the cap.", "",
+             "| format | failure | outcome | message (warnings for a kept file) | size | parse s | peak RSS alone (cap) |",
+             "|---|---|---|---|---:|---:|---:|"]
     for r in res["rows"]:
         size = f"{r['bytes'] / 2**20:.1f} MB" if r["bytes"] > 2**20 else f"{r['bytes'] / 1024:.1f} KB"
         msg = r["message"].replace("|", "\\|")[:220]
-        lines.append(f"| {r['format']} | {r['failure']} | {r['status']} | {msg} | {size} | {r['seconds']} |")
+        rss = f"{r['rss_mb']:,.0f} MB ({r['rss_cap_mb']:,})" if "rss_mb" in r else ""
+        lines.append(f"| {r['format']} | {r['failure']} | {r['status']} | {msg} | {size} | {r['seconds']} | {rss} |")
     return "\n".join(lines) + "\n"
 
 

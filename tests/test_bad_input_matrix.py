@@ -43,4 +43,6 @@ def test_good_files_kept_and_nothing_escapes(matrix: dict) -> None:
 def test_bounded_time_and_memory(matrix: dict) -> None:
     assert matrix["wall_s"] < 120
     assert matrix["peak_rss_mb"] < 1500
+    capped = [r for r in matrix["rows"] if "rss_mb" in r]
+    assert len(capped) >= 8 and all(r["rss_mb"] <= r["rss_cap_mb"] for r in capped)
     assert max(r["seconds"] for r in matrix["rows"]) < 30

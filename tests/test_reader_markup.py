@@ -237,3 +237,20 @@ def test_html_selection(tmp_path: Path) -> None:
     assert selected(tmp_path / "notes.md", b"# Title\n\n<html> in a code sample") == "markdown"
     assert not looks_like_html(b"<div>fragment</div>")
     assert nesting_depth("<ul><li>a<li>b</ul><img src=x><br/>") == 1
+
+
+@pytest.mark.parametrize("reader", ["text", "markdown", "html"])
+def test_a_huge_document_is_cut_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    """Text beyond MAX_DOCUMENT_CHARS is not chunked (a bounded partial read, said in a warning)."""
+    from ingest.readers import text
+
+    monkeypatch.setattr(text, "MAX_DOCUMENT_CHARS", 2_000)
+    body = " ".join(f"word{i}" for i in range(3_000))  # one line, ~25,000 characters
+    name, content = {"text": ("big.txt", body), "markdown": ("big.md", "# Big\n\n" + body),
+                     "html": ("big.html", f"<html><body><h1>Big</h1><p>{body}</p></body></html>")}[reader]
+    p = write(tmp_path, name, content)
+    res = get_reader(reader).read(p, p.read_bytes())
+    chunks = " ".join(n.properties["text"] for n in res.nodes if n.label == Label.CHUNK)
+    assert "word10 " in chunks and "word2999" not in chunks
+    assert len(chunks) < 3_000  # chunks overlap a little; the 25,000 characters are not all there
+    assert [w for w in res.warnings if w.startswith("text cut at 2,000 of ")], res.warnings
