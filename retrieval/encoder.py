@@ -114,8 +114,10 @@ class MiniLMEncoder:
         if threads is not None or torch.get_num_threads() > cap:
             torch.set_num_threads(max(1, cap))
         _quiet_transformers()
+        if not model_dir.is_dir():  # a string that is no folder would be taken for a hub id
+            raise ConfigError(f"no sentence-transformers model folder at {model_dir}")
         try:
-            self._model: Any = st.SentenceTransformer(str(model_dir), device=device)
+            self._model: Any = st.SentenceTransformer(str(model_dir), device=device, local_files_only=True)
         except (OSError, ValueError) as e:
             raise ConfigError(f"could not load the sentence-transformers model at {model_dir}: {e}") from e
         self._model.max_seq_length = max_seq_length

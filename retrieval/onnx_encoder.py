@@ -114,8 +114,11 @@ def _export_fp32(model_dir: Path, out: Path, opset: int) -> None:
     from retrieval.encoder import _quiet_transformers
 
     _quiet_transformers()
+    if not model_dir.is_dir():  # a string that is no folder would be taken for a hub id
+        raise ConfigError(f"no model folder at {model_dir}")
     try:
-        bert = transformers.AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+        bert = transformers.AutoModel.from_pretrained(str(model_dir), attn_implementation="eager",
+                                                      local_files_only=True).eval()
     except (OSError, ValueError) as e:
         raise ConfigError(f"could not load the transformer at {model_dir}: {e}") from e
 

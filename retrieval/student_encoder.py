@@ -328,6 +328,8 @@ def init_from_teacher(teacher_path: str | Path, *, sif_coefficient: float = 1e-4
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     distill_mod = require("model2vec.distill", "distill", "initialising a student with model2vec")
+    if not teacher.is_dir():  # model2vec would take a name that is no folder for a hub id
+        raise ConfigError(f"no teacher model folder at {teacher}")
     try:
         m = distill_mod.distill(model_name=str(teacher), pca_dims=None, sif_coefficient=sif_coefficient,
                                 quantize_to="float32", device="cpu")

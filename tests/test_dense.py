@@ -360,3 +360,14 @@ def test_minilm_encodes_meaning(minilm: MiniLMEncoder):
     idx = DenseIndex(dim=minilm.dim, encoder=minilm.name)
     idx.add(np.vstack([horse, bread]))
     assert idx.search(q, k=1)[0].tolist() == [1]
+
+
+@pytest.mark.parametrize("name", ["sentence-transformers/all-MiniLM-L6-v2", "no/such/folder"])
+def test_a_model_name_that_is_no_folder_is_never_looked_up_on_a_hub(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoders load from folders only: a hub-style id is a ConfigError, not a download."""
+    from kg.errors import ConfigError
+    from retrieval.encoder import MiniLMEncoder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # even when a user turned offline mode off
+    with pytest.raises(ConfigError, match="no sentence-transformers model folder"):
+        MiniLMEncoder(name)
