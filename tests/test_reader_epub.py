@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from reader_helpers import chunks, doc_node, read_with
+from reader_helpers import chunks, doc_node, read_with, rewrite_zip
 
 from ingest.readers.base import FileInfo, select_reader
 from ingest.readers.epub import EpubReader
@@ -48,17 +48,6 @@ def make_epub(path: Path) -> Path:
     return path
 
 
-def rewrite(src: Path, dst: Path, *, replace: dict[str, bytes] | None = None, drop: tuple[str, ...] = (),
-            add: dict[str, bytes] | None = None) -> Path:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            if info.filename not in drop:
-                zout.writestr(info.filename, (replace or {}).get(info.filename, zin.read(info.filename)))
-        for name, data in (add or {}).items():
-            zout.writestr(name, data)
-    return dst
-
-
 def test_metadata_and_chapters_in_spine_order(tmp_path):
     res = read(make_epub(tmp_path / "book.epub"))
     props = doc_node(res).properties
@@ -77,7 +66,7 @@ def test_metadata_and_chapters_in_spine_order(tmp_path):
 
 def test_a_bad_chapter_is_a_record_error_and_the_rest_is_kept(tmp_path):
     src = make_epub(tmp_path / "src.epub")
-    bad = rewrite(src, tmp_path / "bad.epub", replace={"EPUB/c2.xhtml": b"<p>caf\xe9 au lait</p>"})
+    bad = rewrite_zip(src, tmp_path / "bad.epub", replace={"EPUB/c2.xhtml": b"<p>caf\xe9 au lait</p>"})
     res = read(bad)
     assert [c.properties.get("section") for c in chunks(res)] == ["Appendix A", "Beginnings"]
     assert len(res.errors) == 1 and res.errors[0].startswith("chapter c2.xhtml: ")
@@ -92,13 +81,13 @@ ENCRYPTION = (b'<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:contain
 def test_drm_is_one_line_but_font_obfuscation_is_fine(tmp_path):
     src = make_epub(tmp_path / "src.epub")
     drm = ENCRYPTION.replace(b"{alg}", b"http://www.w3.org/2001/04/xmlenc#aes128-cbc").replace(b"{uri}", b"c1.xhtml")
-    p = rewrite(src, tmp_path / "drm.epub", add={"META-INF/encryption.xml": drm,
+    p = rewrite_zip(src, tmp_path / "drm.epub", add={"META-INF/encryption.xml": drm,
                                                  "META-INF/rights.xml": b"<rights/>"})
     with pytest.raises(ReaderError) as info:
         read(p)
     assert str(info.value) == "DRM-encrypted EPUB: 1 file(s) are encrypted (META-INF/encryption.xml)"
     fonts = ENCRYPTION.replace(b"{alg}", b"http://www.idpf.org/2008/embedding").replace(b"{uri}", b"font.otf")
-    ok = rewrite(src, tmp_path / "fonts.epub", add={"META-INF/encryption.xml": fonts})
+    ok = rewrite_zip(src, tmp_path / "fonts.epub", add={"META-INF/encryption.xml": fonts})
     assert len(chunks(read(ok))) == 3
 
 
@@ -126,18 +115,18 @@ def test_bad_epubs_are_one_line_and_fast(tmp_path, case, message):
     elif case == "truncated":
         p.write_bytes(src.read_bytes()[:600])
     elif case == "no-container":
-        rewrite(src, p, drop=("META-INF/container.xml",))
+        rewrite_zip(src, p, drop=("META-INF/container.xml",))
     elif case == "no-opf":
-        rewrite(src, p, drop=("EPUB/content.opf",))
+        rewrite_zip(src, p, drop=("EPUB/content.opf",))
     elif case == "opf-bomb":
         body = opf.split(b"?>", 1)[1]
-        rewrite(src, p, replace={"EPUB/content.opf": b'<?xml version="1.0"?>' + LAUGHS + body.replace(
+        rewrite_zip(src, p, replace={"EPUB/content.opf": b'<?xml version="1.0"?>' + LAUGHS + body.replace(
             b"Lab Press", b"&i;")})
     elif case == "container-bomb":
-        rewrite(src, p, replace={"META-INF/container.xml": LAUGHS.replace(b"package", b"container") + container
+        rewrite_zip(src, p, replace={"META-INF/container.xml": LAUGHS.replace(b"package", b"container") + container
                                  .split(b"?>", 1)[-1]})
     else:
-        rewrite(src, p, drop=("EPUB/c1.xhtml",))
+        rewrite_zip(src, p, drop=("EPUB/c1.xhtml",))
     start = time.monotonic()
     with pytest.raises(ReaderError, match=message) as info:
         read(p)

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from reader_helpers import chunks, doc_node, read_with
+from reader_helpers import chunks, doc_node, read_with, rewrite_zip
 
 from ingest.readers import slides
 from ingest.readers.base import FileInfo, select_reader
@@ -52,13 +52,8 @@ def make_deck(path: Path, *, core_title: str = "") -> Path:
 
 
 def relabel(src: Path, dst: Path, ctype: bytes, add: dict[str, bytes] | None = None) -> Path:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            zout.writestr(info.filename, data.replace(MAIN, ctype) if info.filename == "[Content_Types].xml" else data)
-        for name, data in (add or {}).items():
-            zout.writestr(name, data)
-    return dst
+    return rewrite_zip(src, dst, add=add,
+                       edit=lambda name, data: data.replace(MAIN, ctype) if name == "[Content_Types].xml" else data)
 
 
 def test_one_chunk_per_slide_with_title_text_tables_and_notes(tmp_path):

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from reader_helpers import chunks, doc_node, read_with
+from reader_helpers import chunks, doc_node, read_with, rewrite_zip
 
 from ingest.readers import word
 from ingest.readers.base import FileInfo, select_reader
@@ -44,18 +44,6 @@ def make_docx(path: Path) -> Path:
     d.add_paragraph("Bleaching was widespread.")
     d.save(path)
     return path
-
-
-def rewrite_zip(src: Path, dst: Path, *, replace: dict[str, bytes] | None = None,
-                add: dict[str, bytes] | None = None, edit=None) -> Path:
-    """Copy a ZIP, replacing/adding members; ``edit(name, data)`` may rewrite any member."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = (replace or {}).get(info.filename, zin.read(info.filename))
-            zout.writestr(info.filename, edit(info.filename, data) if edit else data)
-        for name, data in (add or {}).items():
-            zout.writestr(name, data)
-    return dst
 
 
 # -- DOCX ---------------------------------------------------------------------------------------------
