@@ -139,7 +139,7 @@ def make_hits(store: GraphStore, top: list[Fused], chunk_ids: dict[str, list[str
             continue
         passages = [str(chunk_nodes[c].properties.get("text", "")) for c in chunk_ids.get(f.id, []) if c in chunk_nodes]
         h = Hit(f.id, n.label, n.title, f.score, dict(f.ranks),
-                {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n)
+                {leg: leg_scores[leg][f.id] for leg in f.ranks}, passages, n, parts=dict(f.parts))
         if explain:
             h.explanation = f"{fusion} {f.score:.4g} = " + "; ".join(
                 f"{leg} rank {f.ranks[leg]} (score {leg_scores[leg][f.id]:.4g}, {part:+.4g})" if leg in f.ranks

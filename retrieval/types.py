@@ -14,7 +14,8 @@ class Hit:
     """One result: a node, its fused score, and how each leg ranked it.
 
     ``ranks`` and ``scores`` are keyed by leg (``bm25``, ``dense``, ``graph``); ranks are 1-based.
-    ``passages`` holds the best matching chunk texts when the hit was found through its chunks.
+    ``passages`` holds the best matching chunk texts when the hit was found through its chunks;
+    ``parts`` each leg's part of the fused score.
     """
 
     id: str
@@ -26,6 +27,9 @@ class Hit:
     passages: list[str] = field(default_factory=list)
     node: Node | None = None
     explanation: str = ""
+    parts: dict[str, float] = field(default_factory=dict)
+    """Each leg's part of the fused score (a leg that missed the hit can still have one), summing
+    to ``score``; what ``explanation`` says in words."""
 
     def to_dict(self, *, properties: bool = False) -> dict[str, Any]:
         """JSON-ready form (node properties only when asked)."""

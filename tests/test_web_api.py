@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from kg.graph import KnowledgeGraph
 from kg.web.app import CSP, create_app
 from kg.web.views import leg_shares, public_url
+from retrieval.types import Hit
 
 REPO = Path(__file__).resolve().parents[1]
 RRF = "paper:doi:10.1145/1571941.1572114"
@@ -62,7 +63,8 @@ def test_search_hits_carry_each_legs_rank_and_share_as_kg_search_explain(client,
 
 
 def test_leg_shares_reads_a_leg_that_missed_the_hit():
-    got = leg_shares("zscore 0.25 = bm25 not in its top 40 (-0.25); dense rank 3 (score 0.61, +0.5)")
+    hit = Hit("x", "Paper", "T", 0.25, {"dense": 3}, {"dense": 0.61}, parts={"bm25": -0.25, "dense": 0.5})
+    got = leg_shares(hit)  # bm25 not in its top 40: a part, no rank
     assert [(s.leg, s.rank, s.part, s.share) for s in got] == [("bm25", None, -0.25, 0.3333),
                                                                 ("dense", 3, 0.5, 0.6667)]
 

@@ -6,7 +6,6 @@ Each function takes the facade and returns a model of :mod:`kg.web.models`; noth
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,12 +14,12 @@ from kg.model import Rel
 from kg.query import Filters
 from kg.web import models as m
 from kg.web.style import label_styles
+from retrieval.types import Hit
 
 if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
     from kg.model import Node
 
-_LEG = re.compile(r"(\w+) rank (\d+) \(score ([^,]+), ([-+][^)]+)\)|(\w+) not in its top \d+ \(([-+][^)]+)\)")
 SNIPPET = 280
 
 
@@ -32,22 +31,18 @@ def _year(props: dict[str, Any]) -> int | None:
         return None
 
 
-def leg_shares(explanation: str) -> list[m.LegShare]:
-    """Each leg's rank, raw score and part of the fused score, read from a hit's explanation
-    (the text ``kg search --explain`` prints); ``share``: the part over the summed absolute parts.
+def leg_shares(hit: Hit) -> list[m.LegShare]:
+    """Each leg's rank, raw score and part of the fused score (what ``kg search --explain`` says in
+    words); ``share``: the part over the summed absolute parts.
 
-    >>> [(s.leg, s.rank, s.share) for s in leg_shares("zscore 1.5 = bm25 rank 1 (score 3.6, +0.5); dense rank 2 (score 0.6, +1)")]
+    >>> h = Hit("x", "Paper", "T", 1.5, {"bm25": 1, "dense": 2}, {"bm25": 3.6, "dense": 0.6}, parts={"bm25": 0.5, "dense": 1.0})
+    >>> [(s.leg, s.rank, s.share) for s in leg_shares(h)]
     [('bm25', 1, 0.3333), ('dense', 2, 0.6667)]
     """
-    rows: list[tuple[str, int | None, float | None, float]] = []
-    for hit in _LEG.finditer(explanation):
-        if hit.group(1):
-            rows.append((hit.group(1), int(hit.group(2)), float(hit.group(3)), float(hit.group(4))))
-        else:
-            rows.append((hit.group(5), None, None, float(hit.group(6))))
-    total = sum(abs(r[3]) for r in rows) or 1.0
-    return [m.LegShare(leg=leg, rank=rank, score=score, part=part, share=round(abs(part) / total, 4))
-            for leg, rank, score, part in rows]
+    total = sum(abs(v) for v in hit.parts.values()) or 1.0
+    return [m.LegShare(leg=leg, rank=hit.ranks.get(leg), score=hit.scores.get(leg), part=round(part, 6),
+                       share=round(abs(part) / total, 4))
+            for leg, part in sorted(hit.parts.items())]
 
 
 def search(g: KnowledgeGraph, q: str, *, k: int, mode: str, filters: Filters, fusion: str) -> m.SearchResponse:
@@ -61,7 +56,7 @@ def search(g: KnowledgeGraph, q: str, *, k: int, mode: str, filters: Filters, fu
         text = h.passages[0] if h.passages else str(props.get("abstract") or props.get("description")
                                                     or props.get("text") or "")
         hits.append(m.SearchHit(id=h.id, label=h.label, title=h.title, score=round(h.score, 6), ranks=h.ranks,
-                                legs=leg_shares(h.explanation), explanation=h.explanation, year=_year(props),
+                                legs=leg_shares(h), explanation=h.explanation, year=_year(props),
                                 snippet=text[:SNIPPET]))
     return m.SearchResponse(query=res.query, mode=res.mode, hits=hits,
                             timings_ms={k: round(v, 3) for k, v in res.timings_ms.items()})
