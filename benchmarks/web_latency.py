@@ -8,11 +8,14 @@ neither side pays query encoding). The app runs under uvicorn on 127.0.0.1 in a 
 (with the same stub); for each query, in rotating order, ``g.search(q, k=10, mode=m)`` is timed directly,
 ``GET /api/search?q=...&k=10&mode=m`` through the ASGI app in this thread (httpx's ASGI transport:
 routing, validation, the explanation, JSON encoding and the middleware, i.e. the app's own cost),
-and the same request over HTTP (a keep-alive httpx client; adds the loopback round trip and the
-wake-ups of the two processes, which a loaded machine delays). JSON is decoded in both. A fourth
+and the same request over HTTP through two keep-alive clients: httpx, and the standard library's
+``http.client`` (``http_stdlib_*``: the least Python on the client side, closest to what the API
+itself costs a browser's ``fetch``); HTTP adds the loopback round trip and the wake-ups of the two
+processes, which a loaded machine delays. JSON is decoded every way. A fourth
 timing is ``g.search(..., explain=True)``, the search the API itself asks for (each hit's
 explanation). ``*_overhead_p50_ms`` = that p50 - ``g.search`` p50;
-``http_overhead_over_explain_p50_ms`` = HTTP p50 - ``g.search(explain=True)`` p50.
+``http_overhead_over_explain_p50_ms`` = HTTP p50 - ``g.search(explain=True)`` p50 (and the same
+with ``http_stdlib_`` for ``http.client``).
 
 **First page.** Debian's chromium through Playwright opens ``/`` and ``/search?q=...`` on a store
 (``--store``; by default one built from ../shared/data in a temporary folder) in a fresh browser
@@ -150,8 +153,12 @@ def build_store(n: int, queries: int, seed: int, tmp: Path) -> tuple[Any, Any]:
 def time_api(g: Any, queries: list[str], modes: list[str], store: Path, vectors: Path) -> dict[str, Any]:
     """Per mode: ``g.search`` directly, the ASGI app called in this thread (routing, validation,
     explanation, JSON, middleware: the app's own cost), and HTTP to ``kg serve``'s app in a child
-    process (adds the loopback round trip and two process wake-ups), in rotating order."""
+    process (adds the loopback round trip and two process wake-ups) through two clients, httpx and
+    the standard library's ``http.client`` (both keep-alive; the second adds the least client-side
+    Python, as a browser's ``fetch`` adds none), in rotating order."""
     import asyncio
+    import http.client
+    from urllib.parse import urlencode
 
     import httpx
 
@@ -163,6 +170,7 @@ def time_api(g: Any, queries: list[str], modes: list[str], store: Path, vectors:
     loop = asyncio.new_event_loop()
     out: dict[str, Any] = {}
     try:
+        lean = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
         with httpx.Client(base_url=srv.url, timeout=60) as client:
             def call(which: int, q: str, mode: str) -> int:
                 params = {"q": q, "k": 10, "mode": mode}
@@ -170,6 +178,12 @@ def time_api(g: Any, queries: list[str], modes: list[str], store: Path, vectors:
                     return len(g.search(q, k=10, mode=mode).hits)
                 if which == 3:  # what the API asks for: the search with its explanations
                     return len(g.search(q, k=10, mode=mode, explain=True).hits)
+                if which == 4:
+                    lean.request("GET", "/api/search?" + urlencode(params))
+                    resp = lean.getresponse()
+                    body = resp.read()
+                    assert resp.status == 200, body
+                    return len(json.loads(body)["hits"])
                 r = loop.run_until_complete(asgi.get("/api/search", params=params)) if which == 1 else \
                     client.get("/api/search", params=params)
                 assert r.status_code == 200, r.text
@@ -177,28 +191,32 @@ def time_api(g: Any, queries: list[str], modes: list[str], store: Path, vectors:
 
             for q in queries[:10]:  # warm-up
                 for mode in modes:
-                    for which in range(4):
+                    for which in range(5):
                         call(which, q, mode)
             for mode in modes:
-                times: list[list[float]] = [[], [], [], []]
+                times: list[list[float]] = [[], [], [], [], []]
                 for i, q in enumerate(queries):
                     got = []
-                    for j in range(4):
-                        which = (i + j) % 4
+                    for j in range(5):
+                        which = (i + j) % 5
                         t = time.perf_counter()
                         got.append(call(which, q, mode))
                         times[which].append((time.perf_counter() - t) * 1000)
                     assert len(set(got)) == 1, (mode, q, got)  # the same search every way
-                direct, app, http, explained = (p50(x) for x in times)
+                direct, app, http, explained, stdlib = (p50(x) for x in times)
                 out[mode] = {"g_search_p50_ms": direct, "asgi_p50_ms": app, "http_p50_ms": http,
                              "asgi_overhead_p50_ms": round(app - direct, 3),
                              "http_overhead_p50_ms": round(http - direct, 3),
                              "g_search_explain_p50_ms": explained,
                              "http_overhead_over_explain_p50_ms": round(http - explained, 3),
                              "g_search_p95_ms": pct(times[0], 0.95), "asgi_p95_ms": pct(times[1], 0.95),
-                             "http_p95_ms": pct(times[2], 0.95)}
+                             "http_p95_ms": pct(times[2], 0.95),
+                             "http_stdlib_p50_ms": stdlib, "http_stdlib_p95_ms": pct(times[4], 0.95),
+                             "http_stdlib_overhead_p50_ms": round(stdlib - direct, 3),
+                             "http_stdlib_overhead_over_explain_p50_ms": round(stdlib - explained, 3)}
                 log(f"{mode}: g.search p50 {direct} ms (explain=True {explained} ms), app (ASGI) {app} ms, "
-                    f"HTTP {http} ms")
+                    f"HTTP {http} ms (httpx), {stdlib} ms (http.client)")
+        lean.close()
     finally:
         loop.run_until_complete(asgi.aclose())
         loop.close()
