@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import os
@@ -26,6 +27,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +111,74 @@ def _pdf(p: Path, pages: int = 1, text: bool = True) -> None:
         w.write(f)
 
 
+# Huge images, written byte by byte: an image XObject declares its size, and no PDF library writes
+# a JPEG whose header says otherwise.
+Image = tuple[int, int, str, bytes]  # width, height, filter (FlateDecode / DCTDecode), stream data
+
+
+@functools.lru_cache(maxsize=4)
+def _deflated_zeros(n: int) -> bytes:
+    """``n`` zero bytes deflated (about ``n / 1030`` bytes): an all-black image's pixels."""
+    z = zlib.compressobj(6)
+    block = bytes(2**24)
+    parts = [z.compress(block) for _ in range(n // len(block))]
+    return b"".join([*parts, z.compress(bytes(n % len(block))), z.flush()])
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    """A 16 x 16 JPEG (Pillow) whose frame header (SOF0) declares ``width`` x ``height`` pixels."""
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    PILImage.new("RGB", (16, 16), (200, 40, 40)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")  # FF C0, length (2), precision (1), height (2), width (2)
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def _image_pdf(pages: int, image: Callable[[], Image], text: bool) -> Callable[[Path], None]:
+    """A PDF of ``pages`` US-letter pages, each drawing its own copy of ``image`` (an RGB image
+    stretched over the page) and, with ``text``, one line of text."""
+    def build(p: Path) -> None:
+        width, height, flt, data = image()
+        objs: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
+                             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+        kids = []
+        for i in range(pages):
+            ops = b"q 612 0 0 792 0 0 cm /Im0 Do Q" + (b" BT /F1 12 Tf 72 700 Td (Kelp survey page %d.) Tj ET" % i
+                                                        if text else b"")
+            objs.append(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+                        b"/BitsPerComponent 8 /Filter /%s /Length %d >>\nstream\n%s\nendstream"
+                        % (width, height, flt.encode(), len(data), data))
+            objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops))
+            objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R /Resources "
+                        b"<< /Font << /F1 3 0 R >> /XObject << /Im0 %d 0 R >> >> >>"
+                        % (len(objs), len(objs) - 1))
+            kids.append(len(objs))
+        objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, b" ".join(b"%d 0 R" % k for k in kids))
+        with p.open("wb") as f:
+            f.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+            offsets = []
+            for n, body in enumerate(objs, start=1):
+                offsets.append(f.tell())
+                f.write(b"%d 0 obj\n%s\nendobj\n" % (n, body))
+            xref = f.tell()
+            f.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
+            f.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+            f.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
+    return build
+
+
+def _flate_image(side: int) -> Callable[[], Image]:
+    return lambda: (side, side, "FlateDecode", _deflated_zeros(side * side * 3))
+
+
+def _jpeg_image(side: int, declared: int | None = None) -> Callable[[], Image]:
+    """A JPEG whose header says ``side`` x ``side``; the PDF declares ``declared`` (default: the same)."""
+    return lambda: (declared or side, declared or side, "DCTDecode", _jpeg(side, side))
+
+
 def _encrypt_pdf(p: Path) -> None:
     from pypdf import PdfReader, PdfWriter
 
@@ -189,6 +259,27 @@ def _one_line(mb: int) -> Callable[[Path], None]:
     return build
 
 
+def _zip_member_bomb(make: Callable[[Path], None], member: str, head: bytes, tail: bytes,
+                     mib: int) -> Callable[[Path], None]:
+    """A valid file of ``make`` whose ``member`` is replaced by ``head``, ``mib`` MiB of blanks and
+    ``tail`` (well-formed XML that inflates a thousandfold: a ZIP bomb in an Office/EPUB container)."""
+    def build(p: Path) -> None:
+        src = p.with_name("src" + p.suffix)
+        make(src)
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                if info.filename != member:
+                    zout.writestr(info, zin.read(info.filename))
+            with zout.open(member, "w", force_zip64=True) as m:
+                m.write(head)
+                block = b" " * 2**20
+                for _ in range(mib):
+                    m.write(block)
+                m.write(tail)
+        src.unlink()
+    return build
+
+
 def _zip_bomb(p: Path) -> None:
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
             z.open("zeros.txt", "w", force_zip64=True) as m:
@@ -256,8 +347,10 @@ def cases(small: bool) -> list[Case]:
     """Every (format, failure) of the matrix; ``small`` shrinks the oversized ones."""
     sheet_mb = 2 if small else 100
     deep = 10**4 if small else 10**5
-    bib_n = 10**4 if small else 10**6
-    pages = 500 if small else 10**4
+    bib_n = 10**4 if small else 10**6  # tests/test_reader_bibtex.py ingests the 10**6 file alone
+    pages = 500 if small else 10**5
+    scans = 3 if small else 60  # image-only pages of 49 megapixels: OCR'd (at most 50 per file)
+    bomb_mib = 300 if small else 1024  # a ZIP member of blanks: over the 256 MiB a member may inflate to
     xlsx_rows = 2000 if small else 300_000
     line_mb = 8 if small else 300  # read, and cut at MAX_DOCUMENT_CHARS
     huge_mb = 600 if small else 1024  # over kg ingest's --max-file-mb (512): refused unread
@@ -269,6 +362,18 @@ def cases(small: bool) -> list[Case]:
         Case("pdf", "truncated", "cut.pdf", _truncated(_pdf), "failed"),
         Case("pdf", "not a PDF", "fake.pdf", _write(b"%PDF-1.7\nthis is not really a PDF\n%%EOF\n"), "failed"),
         Case("pdf", f"{pages:,} pages", "long.pdf", lambda p: _pdf(p, pages=pages), "added", 1024),
+        Case("pdf", "20000x20000 px image (1.2 GB decoded) beside text", "image-text.pdf",
+             _image_pdf(1, _flate_image(20000), text=True), "added", 512),
+        Case("pdf", "20000x20000 px image alone on its page (OCR path)", "image-only.pdf",
+             _image_pdf(1, _flate_image(20000), text=False), "failed", 512),
+        Case("pdf", "JPEG declaring 65000x65000 px alone on its page", "jpeg-huge.pdf",
+             _image_pdf(1, _jpeg_image(65000), text=False), "failed", 512),
+        Case("pdf", "JPEG header 65000x65000 px in a 100x100 px image (OCR path)", "jpeg-lie.pdf",
+             _image_pdf(1, _jpeg_image(65000, declared=100), text=False), "failed", 512),
+        Case("pdf", f"{scans} image-only pages of 7000x7000 px (OCR path)", "scans.pdf",
+             _image_pdf(scans, _flate_image(7000), text=False), "failed", 1024),
+        Case("pdf", "50 pages, each a 10000x10000 px image (15 GB decoded) and text", "images.pdf",
+             _image_pdf(50, _flate_image(10000), text=True), "added", 512),
         Case("docx", "", "good.docx", _docx, "added"),
         Case("docx", "password-protected", "locked.docx", _office_encrypted(_docx), "failed"),
         Case("docx", "truncated ZIP", "cut.docx", _truncated(_docx), "failed"),
@@ -276,19 +381,33 @@ def cases(small: bool) -> list[Case]:
             _docx, "word/document.xml", (LAUGHS + '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
                                            "<w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
                                            ).encode()), "failed", 512),
+        Case("docx", f"ZIP bomb ({bomb_mib:,} MiB document.xml)", "bomb.docx", _zip_member_bomb(
+            _docx, "word/document.xml", b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
+            b'2006/main"><w:body><w:p><w:r><w:t>', b"</w:t></w:r></w:p></w:body></w:document>", bomb_mib),
+             "failed", 512),
         Case("docx", "macro-enabled (.docm)", "macro.docm", _zip_rewrite(
             _docx, "word/vbaProject.bin", MACRO, (b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
                                                   b"application/vnd.ms-word.document.macroEnabled.main+xml")), "added"),
         Case("odt", "", "good.odt", _odt, "added"),
         Case("odt", "XML entity bomb", "laughs.odt", odt_bomb, "failed", 512),
+        Case("odt", f"ZIP bomb ({bomb_mib:,} MiB content.xml)", "bomb.odt", _zip_member_bomb(
+            _odt, "content.xml", b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:'
+            b'office:1.0"><office:body><office:text>', b"</office:text></office:body></office:document-content>",
+            bomb_mib), "failed", 512),
         Case("rtf", "", "good.rtf", _write("{\\rtf1\\ansi {\\b Reef survey}\\par Kelp grows fast.}"), "added"),
         Case("rtf", "unbalanced groups", "broken.rtf", _write("{\\rtf1\\ansi {\\b Reef {{{ text"), "added"),
         Case("pptx", "", "good.pptx", _pptx, "added"),
         Case("pptx", "password-protected", "locked.pptx", _office_encrypted(_pptx), "failed"),
         Case("pptx", "truncated ZIP", "cut.pptx", _truncated(_pptx), "failed"),
+        Case("pptx", f"ZIP bomb ({bomb_mib:,} MiB slide)", "bomb.pptx", _zip_member_bomb(
+            _pptx, "ppt/slides/slide1.xml", b'<p:sld xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/'
+            b'main"><p:cSld><p:spTree>', b"</p:spTree></p:cSld></p:sld>", bomb_mib), "failed", 512),
         Case("xlsx", "", "good.xlsx", _xlsx, "added"),
         Case("xlsx", "password-protected", "locked.xlsx", _office_encrypted(_xlsx), "failed"),
         Case("xlsx", f"{xlsx_rows:,} rows", "big.xlsx", lambda p: _xlsx(p, xlsx_rows), "added", 2048),
+        Case("xlsx", f"ZIP bomb ({bomb_mib:,} MiB sheet)", "bomb.xlsx", _zip_member_bomb(
+            _xlsx, "xl/worksheets/sheet1.xml", b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+            b'2006/main"><sheetData>', b"</sheetData></worksheet>", bomb_mib), "failed", 512),
         Case("csv", "", "papers.csv", _write("title,authors,year\nReef ecology today,Ana Lima,2021\n"), "added"),
         Case("csv", f"{sheet_mb} MB sheet", "big.csv", _big_csv(sheet_mb), "added", 2048),
         Case("csv", "Latin-1 text", "latin1.csv", _write("station,note\nS1,café au bord de l'eau\n".encode("latin-1")),
@@ -306,13 +425,17 @@ def cases(small: bool) -> list[Case]:
             b'<enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>'
             b'<enc:CipherData><enc:CipherReference URI="EPUB/one.xhtml"/></enc:CipherData>'
             b"</enc:EncryptedData></encryption>"), "failed"),
+        Case("epub", f"ZIP bomb ({bomb_mib:,} MiB chapter)", "bomb.epub", _zip_member_bomb(
+            _epub, "EPUB/one.xhtml", b'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>', b"</p></body></html>",
+            bomb_mib), "failed", 512),
         Case("ipynb", "", "good.ipynb", _notebook, "added"),
         Case("ipynb", "invalid JSON", "broken.ipynb", _write('{"cells": [ {"cell_type": "markdown", '), "failed"),
         Case("jsonl", f"a record nested {deep:,} levels", "deep.jsonl", _write(
             '{"paper_id": "1", "title": "A shallow record on reef ecology", "authors": [], "year": 2020}\n'
             '{"paper_id": "2", "title": "Deep", "authors": ' + "[" * deep + "]" * deep + "}\n"), "added", 512),
         Case("bib", f"{bib_n:,} entries", "huge.bib", _write("".join(
-            f"@article{{k{i}, title={{Entry {i} on reef ecology}}, year={{2001}}}}\n" for i in range(bib_n))), "added"),
+            f"@article{{k{i}, title={{Entry {i} on reef ecology}}, year={{2001}}}}\n" for i in range(bib_n))), "added",
+             1024),
         Case("tex", "", "good.tex", _write("\\documentclass{article}\\title{Reef survey}\\author{Ana Lima}"
                                            "\\begin{document}\\maketitle\\begin{abstract}Kelp.\\end{abstract}"
                                            "\\end{document}"), "added"),
@@ -436,7 +559,9 @@ def markdown(res: dict) -> str:
              f"{len(res['escaped_files'])}; macros run: {'yes' if res['macro_ran'] else 'no'} "
              f"(2-core machine, load average {res['load_avg_1m']} at the end of the run).", "",
              "Files with an RSS cap were also ingested alone, each by its own `kg ingest`, whose peak RSS",
-             "(the interpreter and kgloom's imports included, about 120 MB) must stay under the cap.", "",
+             "(the interpreter and kgloom's imports included: "
+             f"{min(r.get('rss_mb', 1e9) for r in res['rows']):,.0f} MB for the smallest) must stay under the cap.",
+             "Parse times include the imports a reader needs the first time (OCR's pytesseract imports pandas).", "",
              "| format | failure | outcome | message (warnings for a kept file) | size | parse s | peak RSS alone (cap) |",
              "|---|---|---|---|---:|---:|---:|"]
     for r in res["rows"]:

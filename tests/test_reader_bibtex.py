@@ -214,3 +214,112 @@ def test_store_merges_bibtex_with_metadata(tmp_path):
     assert mueller.properties["bibkey"] == "x"  # per property, the first source path (other.bib) wins
     assert sorted(Path(s).name for s in store.node_sources(mueller.id)) == ["other.bib", "refs.bib"]
     assert len(list(store.iter_nodes([Label.PAPER]))) == 4  # s2orc, bert, mueller, the duplicate-key entry
+
+
+# ---------------------------------------------------------------------------- slices and the entry cap
+
+MORE = BIB + r"""
+@string{late = "Proceedings of a Late Venue"}
+@article{fwd, title = {Forward Reference}, journal = late2, year = 2003}
+@STRING{late2 = "Defined After Use"}
+@string{acl = "A Second ACL Definition"}
+@article{paren(x), title = {Parenthesised}, year = 2004}
+  @article(p2, title = "Quoted (with parens)", booktitle = late, year = 2005)
+@comment{ an @ that is not a block }
+% free text with an unbalanced { brace
+@misc{devlin2018bert, title = {Key Used Again}, year = 2006} @string{inline = "Mid-line Macro"}
+@misc{uses-inline, title = {T}, journal = inline, year = 2007}
+"""
+
+
+def block_signature(line: int, block) -> tuple:
+    import bibtexparser.model as model
+
+    sig: tuple = (type(block).__name__, line, getattr(block, "key", None), block.raw)
+    if isinstance(block, model.Entry):
+        sig += (block.entry_type, [(f.key, f.value) for f in block.fields])
+    if isinstance(block, model.ParsingFailedBlock):
+        sig += (getattr(block.error, "abort_reason", str(block.error)), type(block.ignore_error_block).__name__)
+    return sig
+
+
+@pytest.mark.parametrize("slice_chars", [1, 7, 60, 400, 10**6])
+@pytest.mark.parametrize("text", [BIB, MORE], ids=["bib", "more"])
+def test_slices_give_the_blocks_of_one_parse(text: str, slice_chars: int) -> None:
+    """Parity with bibtexparser: the sliced parse yields the blocks of one parse_string of the whole text."""
+    import bibtexparser
+    from bibtexparser.middlewares import NormalizeFieldKeys, SeparateCoAuthors
+
+    from ingest.readers.bibtex_slices import iter_blocks
+
+    whole = bibtexparser.parse_string(text, append_middleware=[NormalizeFieldKeys(), SeparateCoAuthors()])
+    expected = [block_signature((b.start_line or 0) + 1, b) for b in whole.blocks]
+    got = [block_signature(line, b) for line, b in
+           iter_blocks(text, [NormalizeFieldKeys(), SeparateCoAuthors()], slice_chars=slice_chars)]
+    assert got == expected
+    assert len(expected) > 8
+
+
+def test_reader_output_does_not_depend_on_the_slice_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.readers import bibtex_slices
+
+    p = write(tmp_path, MORE)
+    whole = read(p)
+    monkeypatch.setattr(bibtex_slices, "SLICE_CHARS", 1)  # every block in a slice of its own
+    sliced = read(p)
+    assert (sliced.nodes, sliced.edges, sliced.warnings, sliced.errors) == \
+        (whole.nodes, whole.edges, whole.warnings, whole.errors)
+    venues = {n.properties["bibkey"]: n.properties.get("venue") for n in sliced.nodes
+              if n.label == Label.PAPER and n.properties.get("year") not in (1999, 2006)}  # not the repeated keys
+    # macros resolve across slices, also before their definition (as bibtexparser resolves them)
+    assert venues["fwd"] == "Defined After Use" and venues["p2"] == "Proceedings of a Late Venue"
+    assert venues["lo-etal-2020-s2orc"] == "Proceedings of the 58th Annual Meeting of the ACL"  # the first @string acl
+    assert venues["uses-inline"] == "Mid-line Macro"
+    assert "line 43: duplicate @string 'acl' (the first one is used)" in sliced.warnings
+    assert "line 48: duplicate entry key 'devlin2018bert' (entry kept)" in sliced.warnings
+
+
+def test_entries_past_the_cap_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.readers import bibtex
+
+    monkeypatch.setattr(bibtex, "MAX_ENTRIES", 3)
+    text = "@string{v = {Reef Letters}}\n" + "".join(
+        f"@article{{k{i}, title = {{Entry {i}}}, journal = v, year = 2001}}\n" for i in range(5))
+    res = read(write(tmp_path, text))
+    titles = [n.properties["title"] for n in res.nodes if n.label == Label.PAPER]
+    assert titles == ["Entry 0", "Entry 1", "Entry 2"]
+    assert res.warnings == ["stopped at line 5: over the limit of 3 entries per file; the rest was not read"]
+    assert res.errors == []
+    assert all(n.properties.get("venue") == "Reef Letters" for n in res.nodes if n.label == Label.PAPER)
+
+
+@pytest.mark.slow
+def test_a_million_entries_are_read_up_to_the_cap_under_1_gb(tmp_path: Path) -> None:
+    """The bad-input matrix's 1,000,000-entry file through ``kg ingest`` alone: the first 200,000
+    entries are kept, a warning says where reading stopped, and the process's peak RSS (VmHWM)
+    stays under the cap documented in docs/reliability.md."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    from ingest.readers.bibtex import MAX_ENTRIES
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bad_input", root / "benchmarks" / "bad_input.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    spec.loader.exec_module(bench)
+    bib = tmp_path / "huge.bib"
+    with bib.open("w") as f:
+        for i in range(1_000_000):
+            f.write(f"@article{{k{i}, title={{Entry {i} on reef ecology}}, year={{2001}}}}\n")
+    hwm = tmp_path / "hwm"
+    run = subprocess.run([sys.executable, "-c", bench._HWM, str(hwm), "ingest", str(bib), "--store", str(tmp_path / "s"),
+                          "--json", "--no-embed"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    (file,) = json.loads(run.stdout)["files"]
+    assert (file["status"], file["nodes"]) == ("added", MAX_ENTRIES) == ("added", 200_000)
+    assert file["warnings"] == ["stopped at line 200001: over the limit of 200,000 entries per file; the rest was not read"]
+    assert int(hwm.read_text()) / 1024 < 1024

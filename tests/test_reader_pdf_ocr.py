@@ -10,6 +10,7 @@ import io
 import json
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,83 @@ def test_ocr_words_are_searchable_after_kg_ingest(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     hits = json.loads(run.stdout)["hits"]
     assert hits and "foghorn" in json.dumps(hits[0]).lower()
+
+
+# ---------------------------------------------------------------------------- huge images
+
+def image_pdf(*pages: tuple[int, int, bytes, bytes], text: bytes = b"") -> bytes:
+    """US-letter pages, each drawing one RGB image that declares (width, height) pixels, with its
+    filter and stream data as given (a JPEG's own header may say otherwise), then ``text`` ops."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for width, height, flt, data in pages:
+        ops = b"q 612 0 0 792 0 0 cm /Im0 Do Q " + text
+        objs.append(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+                    b"/BitsPerComponent 8 /Filter /%s /Length %d >>\nstream\n%s\nendstream"
+                    % (width, height, flt, len(data), data))
+        objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops))
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R /Resources "
+                    b"<< /Font << /F1 3 0 R >> /XObject << /Im0 %d 0 R >> >> >>" % (len(objs), len(objs) - 1))
+        kids.append(len(objs))
+    objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids))
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return bytes(out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
+
+
+ZEROS = zlib.compress(bytes(2**20))  # the first MiB of a black image: the declared size is what counts
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """A 16 x 16 JPEG whose frame header (SOF0) says ``width`` x ``height``."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_image_pixels_are_read_from_the_image_dictionary() -> None:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(image_pdf((20000, 20000, b"FlateDecode", ZEROS), (65000, 65000, b"DCTDecode",
+                                                                                  jpeg(65000, 65000))))
+    try:
+        assert [pdf_ocr.image_pixels(doc[i]) for i in range(2)] == [400_000_000, 4_225_000_000]
+    finally:
+        doc.close()
+
+
+@needs_ocr
+def test_pages_with_huge_images_are_not_rendered_for_ocr() -> None:
+    data = image_pdf((20000, 20000, b"FlateDecode", ZEROS), (65000, 65000, b"DCTDecode", jpeg(65000, 65000)))
+    with pytest.raises(ReaderError) as ei:
+        read(data)
+    assert str(ei.value) == ("2 page(s) without a text layer not OCR'd: their images hold over 50,000,000 pixels "
+                             "(first: page 1: 400,000,000)")
+    # beside text, the image is not decoded at all: the text is read, no OCR is tried
+    res = read(image_pdf((20000, 20000, b"FlateDecode", ZEROS), text=b"BT /F1 12 Tf 72 700 Td (Kelp grows.) Tj ET"))
+    assert "Kelp grows." in text_of(res) and res.warnings == []
+
+
+@needs_ocr
+def test_the_pixel_cap_applies_to_real_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf_ocr, "MAX_IMAGE_PIXELS", 1000)
+    res = read(with_text_page(scan([(40, "Foghorn appendix")])))
+    assert "Words typed into the PDF" in text_of(res) and "Foghorn" not in text_of(res)
+    assert res.warnings == ["1 page(s) without a text layer not OCR'd: their images hold over 1,000 pixels "
+                            "(first: page 2: 3,740,000)"]
+
+
+@needs_ocr
+def test_a_scan_without_words_says_so() -> None:
+    with pytest.raises(ReaderError) as ei:
+        read(scan([]))
+    assert str(ei.value) == "no extractable text (OCR found no words on the 1 page(s) without a text layer)"

@@ -14,6 +14,10 @@ with other sources by DOI, arXiv id or title + year.
 An entry that cannot be parsed, has duplicate fields, or has neither a title nor an identifier
 is a ``"line N: ..."`` error; the other entries are kept. An entry whose citation key repeats an
 earlier one is kept (with a warning): keys only need to be unique inside one document.
+
+The text is parsed a slice at a time (:mod:`ingest.readers.bibtex_slices`: the same blocks as one
+parse of the whole file, without holding bibtexparser's whole library) and at most :data:`MAX_ENTRIES` entries are read per file; the rest is not parsed,
+and a warning says where reading stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.readers.base import SuffixReader, decode_text, register_reader
+from ingest.readers.bibtex_slices import iter_blocks
 from ingest.records import AuthorRef, PaperRecord, paper_records
 from kg.errors import ReaderError
 from kg.ids import normalize_arxiv, normalize_doi
@@ -34,6 +39,8 @@ SUFFIXES = (".bib", ".bibtex")
 _ARXIV_VENUE = re.compile(r"^\s*arxiv(?:\s+preprint)?\b[\s:]*(?:arxiv:)?\s*(\S+)?", re.IGNORECASE)
 _KEYWORD_SPLIT = re.compile(r"\s*[;,]\s*")
 _LATEX_SPECIAL = re.compile(r"\\[{}%&$#_ ]")
+MAX_ENTRIES = 200_000
+"""Entries read per file (failed ones included); the rest is not parsed, with a warning."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -162,22 +169,11 @@ class BibtexReader(SuffixReader):
         def parse(text: str) -> Any:
             return bibtexparser.parse_string(text, append_middleware=[NormalizeFieldKeys(), SeparateCoAuthors()])
 
-        entries: list[tuple[int, Any]] = []
         errors: list[tuple[int, str]] = []
-        for block in parse(text).blocks:
-            if isinstance(block, model.Entry):
-                entries.append((_line(block), block))
-            elif isinstance(block, model.DuplicateBlockKeyBlock):
-                # parsed alone (without the file's @string macros) so that it can be kept
-                entries += [(_line(block), e) for e in parse(block.raw or "").entries]
-                out.warnings.append(f"line {_line(block)}: duplicate entry key {block.key!r} (entry kept)")
-            elif isinstance(block, model.MiddlewareErrorBlock) and isinstance(block.ignore_error_block, model.Entry):
-                entries.append((_line(block), block.ignore_error_block))  # fields as far as processed
-                out.warnings.append(f"line {_line(block)}: {_reason(block)} (entry kept)")
-            elif isinstance(block, model.ParsingFailedBlock):
-                errors.append((_line(block), f"line {_line(block)}: invalid BibTeX entry ({_reason(block)})"))
-        good = 0
-        for line, entry in entries:
+        good = n_entries = 0
+
+        def add(line: int, entry: Any) -> None:
+            nonlocal good
             fields = {f.key.lower(): f.value for f in entry.fields}
             try:
                 out.extend(paper_records(entry_record(entry.key, entry.entry_type, fields))[1])
@@ -186,16 +182,34 @@ class BibtexReader(SuffixReader):
                 errors.append((line, f"line {line}: entry {entry.key!r} has no title and no identifier"))
             except (TypeError, AttributeError) as e:
                 errors.append((line, f"line {line}: malformed entry {entry.key!r} ({type(e).__name__}: {e})"))
+
+        for line, block in iter_blocks(text, [NormalizeFieldKeys(), SeparateCoAuthors()]):
+            if not isinstance(block, model.Entry | model.ParsingFailedBlock):
+                continue  # comments, @string, @preamble
+            if isinstance(block, model.DuplicateBlockKeyBlock) and not isinstance(block.ignore_error_block, model.Entry):
+                out.warnings.append(f"line {line}: duplicate @string {block.key!r} (the first one is used)")
+                continue
+            n_entries += 1
+            if n_entries > MAX_ENTRIES:
+                out.warnings.append(f"stopped at line {line}: over the limit of {MAX_ENTRIES:,} entries per file; "
+                                    "the rest was not read")
+                break
+            if isinstance(block, model.Entry):
+                add(line, block)
+            elif isinstance(block, model.DuplicateBlockKeyBlock):
+                # parsed alone (without the file's @string macros) so that it can be kept
+                for alone in parse(block.raw or "").entries:
+                    add(line, alone)
+                out.warnings.append(f"line {line}: duplicate entry key {block.key!r} (entry kept)")
+            elif isinstance(block, model.MiddlewareErrorBlock) and isinstance(block.ignore_error_block, model.Entry):
+                add(line, block.ignore_error_block)  # fields as far as processed
+                out.warnings.append(f"line {line}: {_reason(block)} (entry kept)")
+            else:
+                errors.append((line, f"line {line}: invalid BibTeX entry ({_reason(block)})"))
         out.errors = [msg for _, msg in sorted(errors, key=lambda e: e[0])]
         if not good:
             raise ReaderError(out.errors[0] if out.errors else "no BibTeX entries found")
         return out
-
-
-def _line(block: Any) -> int:
-    """1-based line where a block starts (bibtexparser counts from 0)."""
-    start = getattr(block, "start_line", None)
-    return int(start) + 1 if start is not None else 0
 
 
 @functools.lru_cache(maxsize=1)

@@ -69,6 +69,16 @@ def _settle_failures(p: PdfText, recovered: set[int]) -> None:
         raise ReaderError("PDF has no readable pages" + (f" (page {lost[0][0] + 1}: {lost[0][1]})" if lost else ""))
 
 
+def _no_text(p: PdfText) -> str:
+    """Why a PDF gave no text: the warning about its pages without a text layer (not OCR'd, OCR
+    stopped), or that OCR found no words on them, or that it has neither text nor images."""
+    if why := next((w for w in p.warnings if "text layer" in w and "read by OCR" not in w), None):
+        return why
+    if p.image_only:
+        return f"no extractable text (OCR found no words on the {len(p.image_only)} page(s) without a text layer)"
+    return "no extractable text (no text layer and no images)"
+
+
 class PdfReader:
     """``.pdf`` files (or any file starting with ``%PDF``).
 
@@ -142,8 +152,7 @@ class PdfReader:
         if p.image_only:
             pdf_ocr.ocr_pages(p, data, enabled=self.ocr, max_pages=self.max_ocr_pages, deadline=deadline)
         if not any(p.pages):
-            raise ReaderError(next((w for w in p.warnings if "text layer" in w),
-                                   "no extractable text (no text layer and no images)"))
+            raise ReaderError(_no_text(p))
         hyphenated = hyphenated_words(p)
         text = full_text(p, hyphenated)
         title, authors, abstract, meta = front_matter(p, hyphenated)

@@ -5,7 +5,8 @@ downloaded at run time. Each such page is rendered with PDFium at :data:`DPI` (a
 :data:`MAX_PIXELS` on its long side) and read by ``tesseract`` (``image_to_data``): its words, grouped
 into tesseract's lines and paragraphs, become :class:`Line` objects in PDF points, the line height
 standing in for the font size, so the layout heuristics find titles and abstracts in scans too.
-Without OCR the pages are counted in one warning that says how to enable it.
+Without OCR the pages are counted in one warning that says how to enable it. A page whose images
+hold more than :data:`MAX_IMAGE_PIXELS` pixels is not rendered (decoding them would take gigabytes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ DPI = 200
 """Rendering resolution for OCR."""
 MAX_PIXELS = 4000
 """Longest side of a rendered page in pixels (huge pages are rendered at a lower resolution)."""
+MAX_IMAGE_PIXELS = 50_000_000
+"""Pixels (width x height, summed over the page's images) of a page rendered for OCR. PDFium decodes
+each image in full to draw it, whatever the scale (a 20000 x 20000 RGB image: 1.2 GB), so a page
+over this is not OCR'd (a warning); a 600 dpi A4 colour scan has 35 million."""
 HINT = "install kgloom[ocr] and tesseract-ocr to OCR them"
 
 
@@ -76,7 +81,7 @@ def ocr_pages(p: PdfText, data: bytes, *, enabled: bool, max_pages: int, deadlin
 
     with LOCK:
         doc = open_pdf(data)
-    done, failed = 0, ""
+    done, failed, too_big, n_big = 0, "", "", 0
     try:
         for pos, index in todo:
             left = deadline - time.monotonic()
@@ -89,6 +94,9 @@ def ocr_pages(p: PdfText, data: bytes, *, enabled: bool, max_pages: int, deadlin
                     page = doc[index]
                     try:
                         width, height = page.get_size()
+                        if (pixels := image_pixels(page)) > MAX_IMAGE_PIXELS:
+                            too_big, n_big = too_big or f"page {index + 1}: {pixels:,}", n_big + 1
+                            continue
                         scale = min(DPI / 72, MAX_PIXELS / max(width, height, 1.0))
                         image = page.render(scale=scale, grayscale=True).to_pil()
                     finally:
@@ -105,7 +113,25 @@ def ocr_pages(p: PdfText, data: bytes, *, enabled: bool, max_pages: int, deadlin
     finally:
         with LOCK:
             doc.close()
+    if n_big:
+        p.warnings.append(f"{n_big} page(s) without a text layer not OCR'd: their images hold over "
+                          f"{MAX_IMAGE_PIXELS:,} pixels (first: {too_big})")
     if done:
         p.warnings.append(f"{done} page(s) without a text layer were read by OCR (tesseract)")
     if failed:
         p.warnings.append(f"OCR failed on some pages (first: {failed})")
+
+
+def image_pixels(page: Any) -> int:
+    """Pixels (width x height) of the images a ``pypdfium2.PdfPage`` draws, in forms too, read from
+    the image dictionaries without decoding them (an image whose size PDFium cannot read counts 0)."""
+    import pypdfium2.raw as raw
+
+    total = 0
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+        try:
+            w, h = obj.get_px_size()
+        except Exception:  # PdfiumError: no size, nothing PDFium could draw either
+            continue
+        total += w * h
+    return total

@@ -21,7 +21,8 @@ delimiter is taken from the header line, else guessed by :class:`csv.Sniffer`; a
 on tabs with no quoting. Rows with another cell count than the header are kept and counted in
 one warning. At most :data:`MAX_ROWS` rows and :data:`MAX_CELLS` cells per file are read (a
 warning says where it stopped). A password-protected workbook (an OLE container, like a legacy
-``.xls``), a file that is not a ZIP, and a corrupt workbook raise :class:`kg.errors.ReaderError`.
+``.xls``), a file that is not a ZIP, a corrupt workbook and one with a part that would inflate past
+256 MiB (a ZIP bomb; :data:`ingest.readers.word.MAX_MEMBER_BYTES`) raise :class:`kg.errors.ReaderError`.
 BEIR qrels (``query-id corpus-id score``) are left to no reader.
 """
 
@@ -40,6 +41,7 @@ from typing import Any
 from ingest.chunking import chunk_text
 from ingest.readers.base import FileInfo, decode_text_with_encoding, encoding_warning, register_reader
 from ingest.readers.beir import display_name
+from ingest.readers.word import MAX_MEMBER_BYTES
 from ingest.records import AuthorRef, PaperRecord, chunk_records, document_id, paper_records
 from kg.errors import ReaderError, require
 from kg.model import Label, NodeRecord, ReadResult
@@ -365,9 +367,14 @@ class SheetReader:
         if not data.startswith(b"PK"):
             raise ReaderError(f"not an .{fmt} workbook (not a ZIP file)")
         try:
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+            infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
         except zipfile.BadZipFile as e:
             raise ReaderError(f"corrupt .{fmt} workbook (truncated or damaged ZIP): {e}") from None
+        names = [i.filename for i in infos]
+        # a ZIP bomb: openpyxl's XML parser would hold a gigabyte text node whole
+        if big := next((i for i in infos if i.file_size > MAX_MEMBER_BYTES), None):
+            raise ReaderError(f"refused .{fmt} workbook: member {big.filename!r} inflates to "
+                              f"{big.file_size / 2**20:.0f} MiB (limit {MAX_MEMBER_BYTES // 2**20} MiB)")
         if any(n.lower().endswith("vbaproject.bin") for n in names):
             out.warnings.append("workbook has VBA macros: read as data, never run")
         openpyxl = require("openpyxl", "documents", "Excel workbooks")
