@@ -1,6 +1,6 @@
 """End-to-end query latency of ``KnowledgeGraph.search`` per mode, against LangChain and rank-bm25.
 
-For each corpus size a seeded synthetic corpus is generated (realistic text: a Zipfian vocabulary
+For each corpus size the seeded synthetic corpus of ``benchmarks/synth_corpus.py`` is generated (realistic text: a Zipfian vocabulary
 of real SciFact words extended with pseudo-words, 120-200 words per abstract, 256 latent topics,
 authors, years, keywords and same-topic citations), written as a BEIR ``corpus.jsonl`` and
 ingested with ``g.ingest(path, embed=False)`` into a temporary store (this builds the BM25 leg).
@@ -50,15 +50,12 @@ import argparse
 import contextlib
 import gc
 import json
-import math
 import os
 import resource
-import string
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +66,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
-DIM = 384
-VOCAB = 50_000
-ZIPF_S = 1.07
-TOPICS = 256
-TOPIC_WORDS = 60
-TOPIC_SHARE = 0.25  # share of a document's words drawn from its topic's words
-DATASET = "synth"
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # after ROOT, for synth_corpus only
+
+from synth_corpus import DATASET, DIM, SCIFACT, Corpus, PrecomputedEncoder  # noqa: E402  (the shared generator)
+
 MODES = ("bm25", "dense", "hybrid", "hybrid+graph")
-FIRST = ["Ana", "Bo", "Chen", "Dana", "Eli", "Fei", "Gus", "Hana", "Ivan", "Jun", "Kai", "Lea",
-         "Mo", "Nia", "Omar", "Pia", "Qi", "Rui", "Sam", "Tao", "Uma", "Vic", "Wen", "Xu"]
-LAST = ["Lee", "Kim", "Park", "Chen", "Wang", "Li", "Zhang", "Liu", "Smith", "Jones", "Brown", "Garcia",
-        "Miller", "Davis", "Wilson", "Moore", "Taylor"]
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -106,11 +95,6 @@ def p50(ms: list[float]) -> float:
     return round(float(np.percentile(np.asarray(ms, dtype=np.float64), 50)), 3)
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def mem_available_mb() -> float:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -121,143 +105,7 @@ def mem_available_mb() -> float:
     return float("nan")
 
 
-# -- corpus ----------------------------------------------------------------------------------------
-def vocabulary(seed: int) -> list[str]:
-    """Real words ranked by SciFact frequency (when available), then pseudo-words up to VOCAB."""
-    import re
-
-    words: list[str] = []
-    path = SCIFACT / "corpus.jsonl"
-    if path.exists():
-        counts: Counter[str] = Counter()
-        pat = re.compile(r"[a-z][a-z]+")
-        with open(path) as fh:
-            for line in fh:
-                d = json.loads(line)
-                counts.update(pat.findall(f"{d.get('title', '')} {d.get('text', '')}".lower()))
-        words = [w for w, _ in counts.most_common(VOCAB)]
-    rng = np.random.default_rng(seed)
-    letters = np.array(list(string.ascii_lowercase))
-    seen = set(words)
-    while len(words) < VOCAB:
-        w = "".join(rng.choice(letters, size=int(rng.integers(4, 11))))
-        if w not in seen:
-            seen.add(w)
-            words.append(w)
-    return words
-
-
-class Corpus:
-    """A seeded synthetic corpus: texts (optional), topic per doc, vectors, queries."""
-
-    def __init__(self, n: int, n_queries: int, seed: int, folder: Path, keep_texts: bool) -> None:
-        t0 = time.perf_counter()
-        self.n = n
-        rng = np.random.default_rng(seed)
-        words = vocabulary(seed)
-        v = len(words)
-        p = 1.0 / np.arange(1, v + 1) ** ZIPF_S
-        cdf = np.cumsum(p / p.sum())
-        topic_words = rng.integers(300, min(v, 20_000), size=(TOPICS, TOPIC_WORDS))
-        self.topic = rng.integers(0, TOPICS, size=n)
-        # queries: a source document each (its words, its topic, a vector near its vector)
-        q_src = rng.integers(0, n, size=n_queries)
-        src_words: dict[int, list[int]] = {}
-        want = set(q_src.tolist())
-        # authors, keywords and citations stay inside a topic, so the graph has topical structure
-        n_auth = max(1000, n // 3)
-        by_topic = [np.flatnonzero(self.topic == t) for t in range(TOPICS)]
-        self.texts: list[str] = []
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "corpus.jsonl"
-        import orjson
-
-        chunk = 20_000
-        with open(self.path, "wb") as fh:
-            for s in range(0, n, chunk):
-                e = min(n, s + chunk)
-                lens = rng.integers(120, 201, size=e - s)
-                tlens = rng.integers(5, 13, size=e - s)
-                tot = lens + tlens
-                ids = np.searchsorted(cdf, rng.random(int(tot.sum())))
-                ids = np.minimum(ids, v - 1)
-                own = rng.random(len(ids)) < TOPIC_SHARE
-                doc_of = np.repeat(np.arange(s, e), tot)
-                ids[own] = topic_words[self.topic[doc_of[own]], rng.integers(0, TOPIC_WORDS, int(own.sum()))]
-                wl = [words[i] for i in ids.tolist()]
-                ends = np.cumsum(tot).tolist()
-                starts = [0, *ends[:-1]]
-                n_a = rng.integers(1, 7, size=e - s)
-                n_c = rng.integers(0, 9, size=e - s)
-                years = rng.integers(1990, 2026, size=e - s)
-                for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
-                    i = s + j
-                    tl = int(tlens[j])
-                    title = " ".join(wl[a : a + tl]).capitalize()
-                    body = " ".join(wl[a + tl : b])
-                    if i in want:
-                        src_words[i] = ids[a + tl : b].tolist()
-                    t = int(self.topic[i])
-                    auth = [int((t + TOPICS * int(x)) % n_auth) for x in rng.integers(0, n_auth // TOPICS + 1, int(n_a[j]))]
-                    same = by_topic[t]
-                    cites = sorted({int(same[x]) for x in rng.integers(0, len(same), int(n_c[j]))} - {i})
-                    meta = {"authors": [f"{FIRST[a % len(FIRST)]} {LAST[a % len(LAST)]}{a}" for a in dict.fromkeys(auth)],
-                            "year": int(years[j]),
-                            "keywords": [f"topic{t}-kw{int(x)}" for x in rng.integers(0, 20, 2)],
-                            "outbound_citations": [str(c) for c in cites]}
-                    fh.write(orjson.dumps({"_id": str(i), "title": title, "text": body, "metadata": meta}))
-                    fh.write(b"\n")
-                    if keep_texts:
-                        self.texts.append(f"{title}\n{body}")  # what kgloom indexes (node_text)
-        # vectors: topic centroid + isotropic noise of about the same norm (cos to centroid ~0.7)
-        centroids = unit(rng.standard_normal((TOPICS, DIM), dtype=np.float32))
-        self.vectors = np.empty((n, DIM), dtype=np.float32)
-        for s in range(0, n, 100_000):
-            e = min(n, s + 100_000)
-            noise = rng.standard_normal((e - s, DIM), dtype=np.float32) / math.sqrt(DIM)
-            self.vectors[s:e] = unit(centroids[self.topic[s:e]] + noise)
-        # queries: 2-6 distinct words mixing the source doc's topic words (mid frequency), words of
-        # the source doc (any frequency, stopwords included) and rare words (often absent)
-        self.queries: list[str] = []
-        for i in q_src.tolist():
-            t = int(self.topic[i])
-            k = int(rng.integers(2, 7))
-            picked: list[str] = []
-            while len(picked) < k:
-                r = rng.random()
-                if r < 0.45:
-                    w = words[int(topic_words[t, rng.integers(0, TOPIC_WORDS)])]
-                elif r < 0.8:
-                    sw = src_words[i]
-                    w = words[sw[int(rng.integers(0, len(sw)))]]
-                else:
-                    w = words[int(rng.integers(2000, v))]
-                if w not in picked:
-                    picked.append(w)
-            self.queries.append(" ".join(picked))
-        noise = rng.standard_normal((n_queries, DIM), dtype=np.float32) * (0.6 / math.sqrt(DIM))
-        qv = unit(self.vectors[q_src] + noise)
-        self.query_vectors = {q: qv[j] for j, q in enumerate(self.queries)}
-        self.gen_s = time.perf_counter() - t0
-
-
 # -- stubs -----------------------------------------------------------------------------------------
-class PrecomputedEncoder:
-    """Stands in for MiniLM at query time: precomputed query vectors, looked up by text."""
-
-    name = "minilm"
-    dim = DIM
-
-    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
-        self.vectors = vectors
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.vectors[text]
-
-    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
-
-
 def lookup_embeddings(doc_rows: dict[str, int], vectors: np.ndarray, queries: dict[str, np.ndarray],
                       as_lists: bool) -> Any:
     """A LangChain ``Embeddings`` returning the precomputed vectors (by text)."""

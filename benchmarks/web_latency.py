@@ -2,8 +2,8 @@
 documents, and the first page load in a real browser on the shared-data store.
 
 **Search API.** The 100k store is the one ``benchmarks/query_latency.py`` builds (its seeded
-synthetic corpus, ingested with ``embed=False``, plus a dense leg of generated vectors; the code is
-imported from there, and the query encoder is the same stub returning precomputed vectors, so
+synthetic corpus of ``benchmarks/synth_corpus.py``, ingested with ``embed=False``, plus a dense leg of
+generated vectors; the code is imported from there, and the query encoder is the same stub returning precomputed vectors, so
 neither side pays query encoding). The app runs under uvicorn on 127.0.0.1 in a child process
 (with the same stub); for each query, in rotating order, ``g.search(q, k=10, mode=m)`` is timed directly,
 ``GET /api/search?q=...&k=10&mode=m`` through the ASGI app in this thread (httpx's ASGI transport:
@@ -46,7 +46,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(Path(__file__).resolve().parent))  # after ROOT: benchmarks/ingest.py must not shadow ingest
 
-import query_latency as ql  # noqa: E402  (the 100k corpus, its dense leg and the encoder stub)
+import query_latency as ql  # noqa: E402  (the 100k store's dense leg)
+import synth_corpus as sc  # noqa: E402  (the shared seeded corpus and the query encoder stub)
 
 SHARED = ROOT.parent / "shared" / "data"
 READY = "() => document.body.dataset.ready === '1'"
@@ -111,7 +112,7 @@ def child_serve(store: Path, port: int, vectors: Path | None) -> None:
         assert idx is not None
         queries = json.loads(vectors.with_suffix(".json").read_text())
         vecs = np.load(vectors, allow_pickle=False)
-        idx._encoder = ql.PrecomputedEncoder({q: vecs[i] for i, q in enumerate(queries)})
+        idx._encoder = sc.PrecomputedEncoder({q: vecs[i] for i, q in enumerate(queries)})
         g.search(queries[0], k=10)
     else:
         g.search("warm up", k=1)  # the model and index loaded, as in a running kg serve
@@ -125,13 +126,13 @@ def build_store(n: int, queries: int, seed: int, tmp: Path) -> tuple[Any, Any]:
     from retrieval.dense import DenseIndex
 
     log(f"{n} docs: generating and ingesting")
-    corpus = ql.Corpus(n, queries, seed, tmp / ql.DATASET, keep_texts=False)
+    corpus = sc.Corpus(n, queries, seed, tmp / sc.DATASET, keep_texts=False)
     store = tmp / "store"
     g = KnowledgeGraph.open(store)
     g.ingest(corpus.path, embed=False)
     idx = g.search_index()
     assert idx is not None and len(idx.rows) == n
-    dense = DenseIndex(dim=ql.DIM, encoder="minilm")
+    dense = DenseIndex(dim=sc.DIM, encoder="minilm")
     dense.add(ql.aligned_vectors(idx, corpus))
     idx.dense = dense
     idx.manifest["dense"] = True
@@ -142,7 +143,7 @@ def build_store(n: int, queries: int, seed: int, tmp: Path) -> tuple[Any, Any]:
     g = KnowledgeGraph.open(store)
     sidx = g.search_index()
     assert sidx is not None
-    sidx._encoder = ql.PrecomputedEncoder(corpus.query_vectors)
+    sidx._encoder = sc.PrecomputedEncoder(corpus.query_vectors)
     import numpy as np
 
     (tmp / "queries.json").write_text(json.dumps(corpus.queries))
