@@ -11,11 +11,14 @@ of an index built afresh on the remaining documents. A repeated query term count
 Scores are float32, summed over the query terms in query order whatever path a query takes.
 
 Layout: the main segment keeps term -> postings in CSC form (``indptr``, row numbers, term
-frequencies) plus a forward row -> terms index (to update ``df`` on delete). Small appends go to an
-in-memory delta segment, merged into the main one when it outgrows ``max(1024 rows, 10% of main)``,
-on :meth:`~BM25Index.save` and on :meth:`~BM25Index.compact`; postings of deleted rows are dropped
-at the same points. A query touches only the postings of its terms; the score contributions of long
-postings lists are cached until the next change.
+frequencies) plus a forward row -> terms index (to update ``df`` on delete). Small appends go to a
+delta segment of the same form, merged into the main one when it outgrows ``max(1024 rows, 10% of
+main)`` and on :meth:`~BM25Index.compact`; postings of deleted rows stay (skipped, out of ``N``,
+``df`` and ``avgdl``) until they are a quarter of all postings, then they are dropped by the same
+merge. :meth:`~BM25Index.save` writes the delta segment and the per-row arrays, and the main
+segment only when it changed, so a small update of a large index writes little. A query touches
+only the postings of its terms; the score contributions of long postings lists are cached (in all
+at most ``_CACHE_MAX`` numbers) until the next change.
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ from kg.errors import ConfigError
 from retrieval.tokenize import Tokenizer
 
 FORMAT = "kgloom.bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a saved delta segment, df.npy and deleted rows' postings may be saved
+READS = (1, 2)
 _DELTA_MIN_ROWS = 1024  # the delta segment is merged once it holds more rows than this ...
 _DELTA_RATIO = 0.1  # ... and more than this fraction of the main segment's rows
 _DEAD_RATIO = 0.25  # postings of deleted rows are dropped once they are this fraction of all
 _CACHE_MIN_POSTINGS = 2048  # a term's contributions are cached (until a change) from this long, in
 # all at most a quarter as many numbers as there are postings
 _WORD_CACHE_MAX = 2_000_000
+_CACHE_MAX = 16_000_000  # cached contributions, in numbers (64 MB of float32), whatever the size
 
 Rows = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -144,10 +149,12 @@ class BM25Index:
         self._ptr, self._rows, self._tf = _empty_segment(0)
         self._fptr, self._fterms = _empty_segment(0)[:2]
         self._n_main = 0
-        # delta segment: rows [_n_main, n_rows); term -> (rows, tfs), and the forward index
-        self._dpost: dict[int, tuple[array[int], array[float]]] = {}
-        self._dfptr: array[int] = array("q", [0])
-        self._dfterms: array[int] = array("i")
+        # delta segment: rows [_n_main, n_rows), postings (CSC) and their forward index
+        self._dptr, self._drows, self._dtf = _empty_segment(0)
+        self._dfptr: _I64 = np.zeros(1, dtype=np.int64)
+        self._dfterms: _I32 = np.empty(0, dtype=np.int32)
+        self._main_dirty = True  # the main segment differs from the files it was loaded from
+        self._home: Path | None = None
         # per row / per term statistics
         self._dl, self._alive, self._df = _Grow([], np.float32), _Grow([], np.bool_), _Grow([], np.int64)
         self._total_len = self._n_live = 0
@@ -221,9 +228,8 @@ class BM25Index:
         self._total_len -= int(self._dl.a[r].astype(np.int64).sum())
         self._n_live -= int(r.size)
         main, delta = r[r < self._n_main], r[r >= self._n_main] - self._n_main
-        dfterms = np.frombuffer(self._dfterms, dtype=np.int32)
-        terms = np.concatenate([self._fterms[_ranges(self._fptr, main)],
-                                dfterms[_ranges(np.frombuffer(self._dfptr, dtype=np.int64), delta)]])
+        dfterms = self._dfterms
+        terms = np.concatenate([self._fterms[_ranges(self._fptr, main)], dfterms[_ranges(self._dfptr, delta)]])
         self._df.a[:] -= np.bincount(terms, minlength=self._df.n)
         self._dead_nnz += int(terms.size)
         self._invalidate()
@@ -246,6 +252,7 @@ class BM25Index:
         self._dl = _Grow(self._dl.a[kept], np.float32)
         self._alive = _Grow(np.ones(kept.size, dtype=bool), np.bool_)
         self._n_main = int(kept.size)
+        self._main_dirty = True
         self._invalidate()
         return kept
 
@@ -280,20 +287,26 @@ class BM25Index:
 
     # -- persistence ---------------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write ``params.json``, ``vocab.json`` and one ``.npy`` per array (merging the delta first).
+        """Write ``params.json``, ``vocab.json`` and one ``.npy`` per array.
 
-        Files are written beside the old ones and renamed over them, so an index memory-mapped from
-        the same folder keeps working.
+        The main segment's arrays are written only when they changed since this index was loaded
+        from (or last saved to) ``folder``; the delta segment, ``df``, ``doc_len`` and ``alive``
+        always. Files are written beside the old ones and renamed over them, so an index
+        memory-mapped from the same folder keeps working.
         """
         import orjson
 
-        self._flush()
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        arrays = {"postings_indptr": self._ptr, "postings_rows": self._rows, "postings_tf": self._tf,
-                  "doc_terms_indptr": self._fptr, "doc_terms": self._fterms,
-                  "doc_len": self._dl.a, "alive": self._alive.a}
+        main = {"postings_indptr": self._ptr, "postings_rows": self._rows, "postings_tf": self._tf,
+                "doc_terms_indptr": self._fptr, "doc_terms": self._fterms}
+        arrays = {**main, "delta_postings_indptr": self._dptr, "delta_postings_rows": self._drows,
+                  "delta_postings_tf": self._dtf, "delta_doc_terms_indptr": self._dfptr,
+                  "delta_doc_terms": self._dfterms, "df": self._df.a, "doc_len": self._dl.a, "alive": self._alive.a}
+        same = self._home is not None and self._home.resolve() == path.resolve()
         for name, arr in arrays.items():
+            if name in main and same and not self._main_dirty:
+                continue
             tmp = path / f"{name}.npy.tmp"
             with open(tmp, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
@@ -302,10 +315,11 @@ class BM25Index:
         params = {"format": FORMAT, "version": FORMAT_VERSION,
                   "config": {"k1": self.config.k1, "b": self.config.b},
                   "tokenizer": self.tokenizer.to_dict(),
-                  "n_rows": self.n_rows, "n_live": self.n_live, "n_terms": self.n_terms,
-                  "total_len": self._total_len,
+                  "n_rows": self.n_rows, "n_live": self.n_live, "n_terms": self.n_terms, "n_main": self._n_main,
+                  "dead_postings": self._dead_nnz, "total_len": self._total_len,
                   "arrays": {n: {"dtype": str(a.dtype), "shape": list(a.shape)} for n, a in arrays.items()}}
         _write(path / "params.json", json.dumps(params, indent=1).encode())
+        self._home, self._main_dirty = path, False
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], mmap: bool = True) -> BM25Index:
@@ -317,9 +331,10 @@ class BM25Index:
             params = json.loads((path / "params.json").read_text())
         except (OSError, ValueError) as e:
             raise ConfigError(f"no BM25 index in {path}: {e}") from e
-        if params.get("format") != FORMAT or params.get("version") != FORMAT_VERSION:
+        if params.get("format") != FORMAT or params.get("version") not in READS:
             raise ConfigError(f"{path} holds BM25 format {params.get('format')!r} version "
                               f"{params.get('version')!r}; this kgloom reads {FORMAT!r} {FORMAT_VERSION}")
+        v2 = params["version"] >= 2
 
         def arr(name: str, on_disk: bool = True) -> Any:  # np.asarray: a plain view of the memmap
             return np.asarray(np.load(path / f"{name}.npy", mmap_mode="r" if mmap and on_disk else None,
@@ -333,14 +348,25 @@ class BM25Index:
             idx._dl = _Grow(arr("doc_len", False), np.float32)
             idx._alive = _Grow(arr("alive", False), np.bool_)
             n, v = idx._dl.n, len(terms)
-            if not (len(idx._ptr) == v + 1 and len(idx._fptr) == n + 1 and idx._alive.n == n
-                    and len(idx._rows) == len(idx._tf) == idx._ptr[-1] and len(idx._fterms) == idx._fptr[-1]):
+            n_main = int(params["n_main"]) if v2 else n
+            if v2:
+                idx._dptr, idx._drows, idx._dtf = (arr(f"delta_postings_{x}", False) for x in ("indptr", "rows", "tf"))
+                idx._dfptr, idx._dfterms = arr("delta_doc_terms_indptr", False), arr("delta_doc_terms", False)
+                idx._df = _Grow(arr("df", False), np.int64)
+                idx._dead_nnz = int(params["dead_postings"])
+            else:  # version 1: no delta, no dead postings
+                idx._df = _Grow(np.diff(idx._ptr), np.int64)
+            # the segments' indptrs may stop short of terms that came later (they have no postings there)
+            if not (1 <= len(idx._ptr) <= v + 1 and 1 <= len(idx._dptr) <= v + 1 and len(idx._fptr) == n_main + 1 and idx._alive.n == n
+                    and len(idx._rows) == len(idx._tf) == idx._ptr[-1] and len(idx._fterms) == idx._fptr[-1]
+                    and len(idx._dfptr) == n - n_main + 1 and len(idx._dfterms) == idx._dfptr[-1]
+                    and len(idx._drows) == len(idx._dtf) == idx._dptr[-1] and idx._df.n == v):
                 raise ConfigError("its arrays do not fit together")
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             raise ConfigError(f"no readable BM25 index in {path} ({e}); rebuild it") from e
         idx._set_vocab(_Vocab(zip(terms, range(v), strict=True)))
-        idx._df = _Grow(np.diff(idx._ptr), np.int64)  # a saved index holds no dead postings
-        idx._n_main = n
+        idx._n_main = n_main
+        idx._home, idx._main_dirty = path, False
         idx._n_live = int(np.count_nonzero(idx._alive.a))
         idx._total_len = int(idx._dl.a[idx._alive.a].astype(np.int64).sum())
         return idx
@@ -371,25 +397,20 @@ class BM25Index:
     def _to_delta(self, start: int, fptr: _I64, fterms: _I32,
                   ftf: Scores) -> None:
         """Append a small batch to the delta segment (rows ascend within every term's list)."""
-        rows = np.repeat(np.arange(start, start + len(fptr) - 1), np.diff(fptr))
-        dpost = self._dpost
-        for t, r, c in zip(fterms.tolist(), rows.tolist(), ftf.tolist(), strict=True):
-            if (e := dpost.get(t)) is None:
-                dpost[t] = (array("i", (r,)), array("f", (c,)))
-            else:
-                e[0].append(r)
-                e[1].append(c)
-        self._dfterms.frombytes(fterms.astype(np.int32).tobytes())
-        self._dfptr.frombytes((fptr[1:] + self._dfptr[-1]).astype(np.int64).tobytes())
+        v = len(self._vocab)
+        seg = _transpose(fptr, fterms, ftf, start, v)
+        self._dptr, self._drows, self._dtf = _merge((self._dptr, self._drows, self._dtf), seg, None, v)
+        self._dfterms = np.concatenate([self._dfterms, fterms.astype(np.int32, copy=False)])
+        self._dfptr = np.concatenate([self._dfptr, fptr[1:] + self._dfptr[-1]]).astype(np.int64)
 
     def _flush(self, batch: tuple[_Segment, _I64, _I32] | None = None) -> None:
         """Merge the delta segment (and a new ``batch``) into the main one; drop dead postings."""
         if batch is None and self._n_main == self.n_rows and self._dead_nnz == 0:
             return
         v, alive = len(self._vocab), self._alive.a
-        seg = self._delta_segment(v)
-        fptrs = [self._fptr, np.frombuffer(self._dfptr, dtype=np.int64)]
-        fterms = [self._fterms, np.frombuffer(self._dfterms, dtype=np.int32)]
+        seg = (_pad(self._dptr, v), self._drows, self._dtf)
+        fptrs = [self._fptr, self._dfptr]
+        fterms = [self._fterms, self._dfterms]
         if batch is not None:
             seg = _merge(seg, batch[0], None, v)
             fptrs.append(batch[1])
@@ -404,19 +425,11 @@ class BM25Index:
             fptr = np.concatenate([[0], np.cumsum(keep)])[fptr].astype(np.int64)
             fterm = fterm[keep]
         self._fptr, self._fterms = fptr, fterm
-        self._dpost, self._dfptr, self._dfterms = {}, array("q", [0]), array("i")
+        self._dptr, self._drows, self._dtf = _empty_segment(0)
+        self._dfptr, self._dfterms = np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int32)
         self._n_main, self._dead_nnz = self.n_rows, 0
+        self._main_dirty = True
         self._invalidate()
-
-    def _delta_segment(self, v: int) -> _Segment:
-        if not (order := sorted(self._dpost)):
-            return _empty_segment(v)
-        counts = np.zeros(v, dtype=np.int64)
-        counts[order] = [len(self._dpost[t][0]) for t in order]
-        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        rows = np.concatenate([np.frombuffer(self._dpost[t][0], dtype=np.int32) for t in order])
-        tf = np.concatenate([np.frombuffer(self._dpost[t][1], dtype=np.float32) for t in order])
-        return ptr, rows, tf
 
     # -- internals: reading --------------------------------------------------------------------------
     def _invalidate(self) -> None:
@@ -444,10 +457,9 @@ class BM25Index:
     def _postings(self, t: int) -> tuple[npt.NDArray[np.intp], Scores]:
         s, e = (self._ptr[t], self._ptr[t + 1]) if t + 1 < len(self._ptr) else (0, 0)
         rows, tf = self._rows[s:e], self._tf[s:e]
-        d = self._dpost.get(t)
-        if d is not None:
-            rows = np.concatenate([rows, np.frombuffer(d[0], dtype=np.int32)])
-            tf = np.concatenate([tf, np.frombuffer(d[1], dtype=np.float32)])
+        if t + 1 < len(self._dptr) and (ds := self._dptr[t]) < (de := self._dptr[t + 1]):
+            rows = np.concatenate([rows, self._drows[ds:de]])
+            tf = np.concatenate([tf, self._dtf[ds:de]])
         return rows.astype(np.intp, copy=False), tf  # intp: numpy's fancy indexing is ~3x faster with it
 
     def _contributions(self, terms: dict[int, int]) -> list[_Part]:
@@ -470,7 +482,7 @@ class BM25Index:
                 contrib = tf * np.float32(w)
                 contrib /= denom
                 part = (rows, contrib)
-                if len(rows) >= _CACHE_MIN_POSTINGS and self._cached <= len(self._rows) // 4:
+                if len(rows) >= _CACHE_MIN_POSTINGS and self._cached <= min(len(self._rows) // 4, _CACHE_MAX):
                     if 4 * len(rows) >= self.n_rows:  # a common term: a dense vector adds fastest
                         dense = np.zeros(self.n_rows, dtype=np.float32)
                         dense[rows] = contrib

@@ -6,20 +6,24 @@ id mapping. Vectors are stored L2-normalised in float32, so cosine similarity is
 Search policy (:meth:`DenseIndex.search`):
 
 * fewer than ``DenseConfig.exact_threshold`` stored rows: exact search, one numpy mat-vec;
-* otherwise an HNSW index (usearch, inner product, f32), built on first use or on save, persisted
-  next to the vectors, grown incrementally by :meth:`DenseIndex.add` and rebuilt once deletions
-  exceed ``rebuild_fraction`` of its keys;
+* otherwise an HNSW index (usearch, inner product, its vectors stored as ``DenseConfig.ann_dtype``,
+  float16 by default), built on first use or on save, persisted next to the vectors and rebuilt
+  once deletions exceed ``rebuild_fraction`` of its keys. Rows added after it was built are
+  scanned exactly beside it until more than ``ann_tail`` wait, then inserted into it;
 * filtered (masked) queries on the ANN path ask HNSW for ``k * oversample / kept_fraction``
   candidates. When that is more than ``max_candidates``, or the mask keeps no more rows than
   ``candidates * connectivity`` (about what the graph walk would touch), the kept rows are scanned
   exactly instead; otherwise the candidates are filtered, with an exact fallback when fewer than
-  ``k`` survive. Deleted rows are handled the same way, as a mask.
+  ``k`` survive. Deleted rows only (no mask) add as many candidates as the graph holds deleted rows.
 
-Whatever the path, the returned scores are exact dot products and ties are broken by lower row.
+Whatever the path, the returned scores are exact float32 dot products (candidates of a saved
+index are read from ``vectors.npy`` with ``os.pread``, which maps no pages) and ties are broken
+by lower row.
 
 On disk (a folder, pickle-free): ``manifest.json`` (format version, dim, encoder name, row counts,
-ANN parameters), ``vectors.npy`` (float32 ``(n_rows, dim)``, memory-mappable), ``alive.npy`` (bool)
-and, when built, ``ann.usearch``.
+search config), ``vectors.npy`` (float32 ``(base_rows, dim)``, memory-mapped), ``vectors-tail.npy``
+(rows appended since, until they are merged), ``alive.npy`` (bool) and, when built, ``ann.usearch``
+(memory-mapped until it grows).
 
 >>> import numpy as np
 >>> idx = DenseIndex(dim=3, encoder="hash")
@@ -34,21 +38,26 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import orjson
 
 from kg.errors import ConfigError, require
 
-FORMAT = 1
+FORMAT = 2  # 2: rows appended since the last merge may sit in vectors-tail.npy
+READS = (1, 2)
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
+TAIL = "vectors-tail.npy"
 ALIVE = "alive.npy"
 ANN_FILE = "ann.usearch"
 
+_PREAD_ROWS = 4096  # take() reads at most this many rows with pread, more through the memory map
+_RESCORE_DEPTH = {"f32": 1, "f16": 1, "i8": 4}  # ANN candidates fetched per wanted row, by graph dtype
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float32)
 
@@ -64,6 +73,13 @@ class DenseConfig:
     (so does one whose mask keeps at most ``candidates * connectivity`` rows).
     ``rebuild_fraction``: rebuild the HNSW index when rows deleted since its build exceed this share.
     ``threads``: usearch threads for building and searching (0: all).
+    ``ann_tail``: rows added after the HNSW graph was built are scanned exactly until more than
+    this many wait; then they are inserted into the graph (never a rebuild).
+    ``tail_merge_rows``: appended rows are saved apart (``vectors-tail.npy``) until they outnumber
+    ``max(tail_merge_rows, 10%)`` of ``vectors.npy``; then one file is written again.
+    ``ann_dtype``: what the HNSW graph stores its vectors as (``f16``, the default: half the file
+    of ``f32`` and a faster build; or ``f32``; or ``i8``, a quarter, searched four candidates
+    deep per wanted row). The candidates are re-scored from the float32 vectors whatever it is.
     """
 
     exact_threshold: int = 50_000
@@ -74,11 +90,15 @@ class DenseConfig:
     max_candidates: int = 4096
     rebuild_fraction: float = 0.2
     threads: int = 0
+    ann_tail: int = 16_384
+    tail_merge_rows: int = 65_536
+    ann_dtype: str = "f16"
 
     def __post_init__(self) -> None:
         if self.exact_threshold < 0 or self.connectivity < 2 or self.expansion_add < 1 \
                 or self.expansion_search < 1 or self.oversample < 1 or self.max_candidates < 1 \
-                or not 0 < self.rebuild_fraction <= 1 or self.threads < 0:
+                or not 0 < self.rebuild_fraction <= 1 or self.threads < 0 or self.ann_tail < 0 \
+                or self.tail_merge_rows < 0 or self.ann_dtype not in ("f32", "f16", "i8"):
             raise ConfigError(f"invalid DenseConfig: {self}")
 
 
@@ -130,7 +150,10 @@ class DenseIndex:
         self.dim = int(dim)
         self.encoder = encoder
         self.config = config or DenseConfig()
-        self._buf: np.ndarray = np.zeros((0, self.dim), dtype=np.float32)  # capacity >= _n rows
+        # rows [0, _n_base): _base (memory-mapped once saved); rows [_n_base, _n): _tail (in memory)
+        self._base: np.ndarray = np.zeros((0, self.dim), dtype=np.float32)
+        self._n_base = 0
+        self._tail: np.ndarray = np.zeros((0, self.dim), dtype=np.float32)  # capacity >= _n - _n_base
         self._n = 0
         self._alive = np.zeros(0, dtype=bool)
         self._ann: Any = None
@@ -138,8 +161,10 @@ class DenseIndex:
         self._ann_rows = 0  # rows [0, _ann_rows) have been offered to the ANN index
         self._ann_stale = 0  # rows deleted since they went into the ANN index
         self._home: Path | None = None  # folder whose files match this index (load/save)
-        self._vectors_dirty = True
+        self._base_dirty = True  # the base rows differ from the home folder's vectors.npy
         self._ann_dirty = True
+        self._file: BinaryIO | None = None  # vectors.npy, when _base maps it: candidates are read from it
+        self._file_offset = 0
 
     # -- sizes and views -------------------------------------------------------------------------
     @property
@@ -154,10 +179,38 @@ class DenseIndex:
 
     @property
     def vectors(self) -> np.ndarray:
-        """The stored unit vectors, ``(n_rows, dim)`` float32 (read-only view)."""
-        v = self._buf[: self._n]
+        """The stored unit vectors, ``(n_rows, dim)`` float32 (read-only; a copy when rows were
+        appended since the last save: prefer :meth:`take` for a few rows)."""
+        n_tail = self._n - self._n_base
+        if n_tail == 0:
+            v = self._base[: self._n_base]
+        elif self._n_base == 0:
+            v = self._tail[:n_tail]
+        else:
+            v = np.concatenate([self._base[: self._n_base], self._tail[:n_tail]])
+        v = v.view()
         v.flags.writeable = False
         return v
+
+    def take(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """The vectors of ``rows`` (a float32 copy, ``(len(rows), dim)``).
+
+        A few rows of a saved index are read from the file (``os.pread``) rather than through its
+        memory map: re-scoring candidates then leaves no mapped pages behind (a page fault maps
+        its neighbours too, so a thousand queries would map most of the file)."""
+        r = np.asarray(rows, dtype=np.int64).ravel()
+        out = np.empty((len(r), self.dim), dtype=np.float32)
+        in_base = r < self._n_base
+        if self._file is not None and len(r) <= _PREAD_ROWS:
+            size, fd, buf = 4 * self.dim, self._file.fileno(), out.reshape(-1).view(np.uint8)
+            for j in np.flatnonzero(in_base).tolist():
+                buf[j * size : (j + 1) * size] = np.frombuffer(
+                    os.pread(fd, size, self._file_offset + int(r[j]) * size), dtype=np.uint8)
+        else:
+            out[in_base] = self._base[r[in_base]]
+        if not in_base.all():
+            out[~in_base] = self._tail[r[~in_base] - self._n_base]
+        return out
 
     @property
     def alive(self) -> np.ndarray:
@@ -177,7 +230,9 @@ class DenseIndex:
     def add(self, vectors: np.ndarray) -> np.ndarray:
         """Append vectors (normalised on the way in); returns their new row numbers.
 
-        A 1-d array is one vector. Non-finite values raise :class:`ConfigError`.
+        A 1-d array is one vector. Non-finite values raise :class:`ConfigError`. The rows join
+        the HNSW graph once more than ``DenseConfig.ann_tail`` rows wait outside it (until then
+        an ANN search scans them exactly).
         """
         v = np.asarray(vectors)
         if v.ndim == 1:
@@ -189,23 +244,17 @@ class DenseIndex:
         v = _unit_rows(v)
         m = len(v)
         start = self._n
-        self._reserve(start + m)
-        self._buf[start : start + m] = v
+        n_tail = start - self._n_base
+        if n_tail + m > len(self._tail):
+            grown = np.empty((max(n_tail + m, int(len(self._tail) * 1.5), 1024), self.dim), dtype=np.float32)
+            grown[:n_tail] = self._tail[:n_tail]
+            self._tail = grown
+        self._tail[n_tail : n_tail + m] = v
         self._alive = np.concatenate([self._alive, np.ones(m, dtype=bool)])
         self._n = start + m
-        rows = np.arange(start, start + m, dtype=np.int64)
-        if self._ann is not None and m:
-            self._ann_insert(rows)
-        self._vectors_dirty = True
-        return rows
-
-    def _reserve(self, rows: int) -> None:
-        if rows <= len(self._buf) and self._buf.flags.writeable and not isinstance(self._buf, np.memmap):
-            return
-        cap = max(rows, int(len(self._buf) * 1.5), 1024)
-        buf = np.empty((cap, self.dim), dtype=np.float32)
-        buf[: self._n] = self._buf[: self._n]
-        self._buf = buf
+        if self._ann is not None and self._n - self._ann_rows > self.config.ann_tail:
+            self._ann_insert(np.arange(self._ann_rows, self._n, dtype=np.int64))
+        return np.arange(start, start + m, dtype=np.int64)
 
     def delete(self, rows: np.ndarray | list[int]) -> None:
         """Mark rows dead (idempotent); they are never returned again."""
@@ -216,10 +265,8 @@ class DenseIndex:
             raise ConfigError(f"row out of range 0..{self._n - 1}: {int(r.min())}..{int(r.max())}")
         newly = np.unique(r[self._alive[r]])
         self._alive[newly] = False
-        self._vectors_dirty = True
         if self._ann is not None:
             self._ann_stale += int(np.count_nonzero(newly < self._ann_rows))
-            self._ann_dirty = True
             if self._ann_stale > self.config.rebuild_fraction * max(1, len(self._ann)):
                 self._drop_ann()  # rebuilt from live rows on the next ANN search or save
 
@@ -228,11 +275,15 @@ class DenseIndex:
         kept = np.flatnonzero(self._alive).astype(np.int64)
         if len(kept) == self._n:
             return kept
-        self._buf = np.ascontiguousarray(self._buf[: self._n][kept])
-        self._n = len(kept)
+        self._base = self.take(kept)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._n = self._n_base = len(kept)
+        self._tail = np.zeros((0, self.dim), dtype=np.float32)
         self._alive = np.ones(self._n, dtype=bool)
         self._drop_ann()
-        self._vectors_dirty = True
+        self._base_dirty = True
         return kept
 
     # -- searching --------------------------------------------------------------------------------
@@ -255,23 +306,39 @@ class DenseIndex:
 
     def search_ann(self, qvec: np.ndarray, k: int = 10, *,
                    mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`search` through the HNSW index whatever the size (built here when missing)."""
+        """:meth:`search` through the HNSW index whatever the size (built here when missing).
+
+        Rows added since the graph was built or last grown (at most ``ann_tail`` of them) are
+        scanned exactly and compete with the graph's candidates."""
         q, allowed = self._query(qvec), self._allowed(mask)
         n_allowed = self._n if allowed is None else int(np.count_nonzero(allowed))
         if k <= 0 or n_allowed == 0:
             return _EMPTY_ROWS, _EMPTY_SCORES
         self.build_ann()
-        want = k if allowed is None else math.ceil(k * self.config.oversample * self._n / n_allowed)
+        if allowed is None:
+            want = k
+        elif mask is None:  # only deleted rows to skip: the graph holds the few deleted since its build
+            want = k + math.ceil(k * self._ann_stale / max(1, len(self._ann) - self._ann_stale)) + 1
+        else:
+            want = math.ceil(k * self.config.oversample * self._n / n_allowed)
         if allowed is not None and (want > self.config.max_candidates
                                     or n_allowed <= want * self.config.connectivity):
             # the mask keeps few rows: scanning them costs less than the graph walk would
             return self._exact(q, k, allowed)
-        cand = self._ann_query(q, min(want, self._n))
+        # a graph of quantised vectors ranks coarsely: fetch more candidates for the exact re-score
+        cand = self._ann_query(q, min(want * _RESCORE_DEPTH[self.config.ann_dtype], self._ann_rows))
         if allowed is not None:
             cand = cand[allowed[cand]]
+        scores = self.take(cand) @ q
+        if self._ann_rows < self._n:  # the rows outside the graph, exactly
+            rest = np.arange(self._ann_rows, self._n, dtype=np.int64)
+            rest_scores = self._scores_range(q, self._ann_rows, self._n)
+            keep = self._alive[rest] if allowed is None else allowed[rest]
+            cand = np.concatenate([cand, rest[keep]])
+            scores = np.concatenate([scores, rest_scores[keep]])
         if len(cand) < min(k, n_allowed):
             return self._exact(q, k, allowed)  # too few survived the filter
-        return _top_k(cand, self._buf[cand] @ q, k)
+        return _top_k(cand, scores, k)
 
     def _query(self, qvec: np.ndarray) -> np.ndarray:
         q = np.asarray(qvec)
@@ -295,14 +362,22 @@ class DenseIndex:
             return self._alive
         return None
 
+    def _scores_range(self, q: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Dot products of rows ``[start, stop)`` with ``q``, each part of the storage read in place."""
+        parts = []
+        if start < self._n_base:
+            parts.append(_matvec(self._base[start : min(stop, self._n_base)], q))
+        if stop > self._n_base:
+            parts.append(_matvec(self._tail[max(start - self._n_base, 0) : stop - self._n_base], q))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
     def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        vecs = self._buf[: self._n]
         if allowed is None:
-            return _top_k(np.arange(self._n, dtype=np.int64), _matvec(vecs, q), k)
+            return _top_k(np.arange(self._n, dtype=np.int64), self._scores_range(q, 0, self._n), k)
         rows = np.flatnonzero(allowed).astype(np.int64)
         if len(rows) == 0:
             return _EMPTY_ROWS, _EMPTY_SCORES
-        scores = _matvec(vecs[rows], q) if 2 * len(rows) < self._n else _matvec(vecs, q)[rows]
+        scores = _matvec(self.take(rows), q) if 2 * len(rows) < self._n else self._scores_range(q, 0, self._n)[rows]
         return _top_k(rows, scores, k)
 
     # -- ANN ------------------------------------------------------------------------------------
@@ -312,23 +387,27 @@ class DenseIndex:
             return
         usearch = require("usearch.index", "ann", "approximate nearest-neighbour search")
         c = self.config
-        self._ann = usearch.Index(ndim=self.dim, metric="ip", dtype="f32", connectivity=c.connectivity,
+        self._ann = usearch.Index(ndim=self.dim, metric="ip", dtype=c.ann_dtype, connectivity=c.connectivity,
                                   expansion_add=c.expansion_add, expansion_search=c.expansion_search)
         self._ann_rows = 0
         self._ann_stale = 0
         self._ann_insert(np.flatnonzero(self._alive[: self._n]).astype(np.int64))
-        self._ann_rows = self._n
 
     def _ann_insert(self, rows: np.ndarray) -> None:
+        """Add ``rows`` (their live ones) to the graph; rows up to ``n_rows`` now count as offered."""
         if self._ann_is_view:
             self._ann = self._ann.copy()  # a memory-mapped view cannot grow: load it into RAM
             self._ann_is_view = False
-        if len(rows):
-            self._ann.add(rows.astype(np.uint64), self._buf[rows], threads=self.config.threads)
+        rows = rows[self._alive[rows]]
+        for s in range(0, len(rows), 65_536):  # bounded copies of the vectors
+            part = rows[s : s + 65_536]
+            self._ann.add(part.astype(np.uint64), self.take(part), threads=self.config.threads)
         self._ann_rows = self._n
         self._ann_dirty = True
 
     def _ann_query(self, q: np.ndarray, count: int) -> np.ndarray:
+        if count <= 0 or len(self._ann) == 0:
+            return _EMPTY_ROWS
         m = self._ann.search(q, count, threads=self.config.threads)
         keys = np.asarray(m.keys, dtype=np.int64)[: len(m)]
         return keys[(keys >= 0) & (keys < self._n)]
@@ -341,45 +420,71 @@ class DenseIndex:
         self._ann_dirty = True
 
     # -- persistence -----------------------------------------------------------------------------
+    def _map_base(self, folder: Path, vecs: np.ndarray | None = None) -> None:
+        """Use ``folder``'s ``vectors.npy`` as the base rows: memory-mapped for scans, and open
+        for reading candidates."""
+        if vecs is None:
+            vecs = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+        self._base = vecs
+        if self._file is not None:
+            self._file.close()
+        self._file = open(folder / VECTORS, "rb")  # noqa: SIM115 (kept open with the index, closed with it)
+        weakref.finalize(self, self._file.close)
+        self._file_offset = int(getattr(vecs, "offset", 0))
+
     def save(self, folder: str | Path) -> None:
         """Write the index to ``folder`` (created if needed); the manifest is written last.
 
         At or above ``exact_threshold`` rows the HNSW index is built first, so a loaded index is
-        ready to query. Files already matching this index in ``folder`` are not rewritten.
+        ready to query. Saved again into the folder it came from, only what changed is written:
+        rows appended since go to ``vectors-tail.npy`` (merged into ``vectors.npy`` once they
+        outgrow ``max(tail_merge_rows, 10%)`` of it), ``alive.npy``, and ``ann.usearch`` only when
+        the graph changed (it grows once ``ann_tail`` rows wait outside it).
         """
         d = Path(folder)
         d.mkdir(parents=True, exist_ok=True)
         same = self._home is not None and self._home.resolve() == d.resolve()
         if self._n >= self.config.exact_threshold and self._n > 0:
             self.build_ann()
-        if not same or self._vectors_dirty:
-            _write_npy(d / VECTORS, self._buf[: self._n])
-            _write_npy(d / ALIVE, self._alive)
+        n_tail = self._n - self._n_base
+        if not same or self._base_dirty or n_tail > max(self.config.tail_merge_rows, self._n_base // 10):
+            if n_tail:
+                self._base, self._n_base = self.vectors, self._n  # merge the tail into the base
+                self._tail = np.zeros((0, self.dim), dtype=np.float32)
+            _write_npy(d / VECTORS, self._base[: self._n_base])
+            self._map_base(d)
+            n_tail = 0
+        if n_tail:
+            _write_npy(d / TAIL, self._tail[:n_tail])
+        else:
+            (d / TAIL).unlink(missing_ok=True)
+        _write_npy(d / ALIVE, self._alive)
         ann: dict[str, Any] | None = None
         if self._ann is not None:
             if not same or self._ann_dirty:
                 tmp = d / (ANN_FILE + ".tmp")
                 self._ann.save(str(tmp))
                 os.replace(tmp, d / ANN_FILE)
-            ann = {"library": "usearch", "file": ANN_FILE, "metric": "ip", "dtype": "f32",
+            ann = {"library": "usearch", "file": ANN_FILE, "metric": "ip", "dtype": self.config.ann_dtype,
                    "size": len(self._ann), "rows": self._ann_rows, "stale": self._ann_stale}
         elif (d / ANN_FILE).exists():
             (d / ANN_FILE).unlink()
         manifest = {"format": FORMAT, "kind": "dense", "dim": self.dim, "encoder": self.encoder,
-                    "metric": "cosine", "dtype": "float32", "n_rows": self._n, "n_alive": self.n_alive,
-                    "config": asdict(self.config), "ann": ann}
+                    "metric": "cosine", "dtype": "float32", "n_rows": self._n, "base_rows": self._n_base,
+                    "n_alive": self.n_alive, "config": asdict(self.config), "ann": ann}
         tmp = d / (MANIFEST + ".tmp")
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         os.replace(tmp, d / MANIFEST)
         self._home = d
-        self._vectors_dirty = self._ann_dirty = False
+        self._base_dirty = self._ann_dirty = False
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True, *, config: DenseConfig | None = None) -> DenseIndex:
-        """Open an index written by :meth:`save`.
+        """Open an index written by :meth:`save` (format 1 or 2).
 
-        With ``mmap`` the vectors and the HNSW graph are memory-mapped read-only; they are copied
-        into memory on the first :meth:`add`. ``config`` overrides the saved search policy.
+        With ``mmap`` the vectors and the HNSW graph are memory-mapped read-only; rows added
+        later are kept in memory, and the graph is copied into memory once it grows.
+        ``config`` overrides the saved search policy.
         """
         d = Path(folder)
         try:
@@ -388,22 +493,32 @@ class DenseIndex:
             raise ConfigError(f"no dense index at {d}") from e
         except orjson.JSONDecodeError as e:
             raise ConfigError(f"corrupt dense index manifest at {d / MANIFEST}: {e}") from e
-        if manifest.get("format") != FORMAT or manifest.get("kind") != "dense":
+        if manifest.get("format") not in READS or manifest.get("kind") != "dense":
             raise ConfigError(f"dense index format {manifest.get('format')} at {d} is not supported "
                               f"(expected {FORMAT}); delete the folder to rebuild it")
         if config is None:
             known = {f.name for f in fields(DenseConfig)}
-            config = DenseConfig(**{k: v for k, v in manifest.get("config", {}).items() if k in known})
+            saved = {k: v for k, v in manifest.get("config", {}).items() if k in known}
+            ann_meta = manifest.get("ann") or {}
+            saved.setdefault("ann_dtype", ann_meta.get("dtype", "f32"))
+            config = DenseConfig(**saved)
         idx = cls(int(manifest["dim"]), encoder=str(manifest.get("encoder", "")), config=config)
+        n = int(manifest["n_rows"])
+        n_base = int(manifest.get("base_rows", n))
         try:
             vecs = np.load(d / VECTORS, mmap_mode="r" if mmap else None, allow_pickle=False)
+            tail = np.load(d / TAIL, allow_pickle=False) if (d / TAIL).exists() and n_base < n \
+                else np.zeros((0, idx.dim), np.float32)
             alive = np.load(d / ALIVE, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise ConfigError(f"dense index at {d} is damaged: {e}") from e
-        n = int(manifest["n_rows"])
-        if vecs.dtype != np.float32 or vecs.shape != (n, idx.dim) or alive.shape != (n,):
+        if vecs.dtype != np.float32 or vecs.shape != (n_base, idx.dim) or alive.shape != (n,) \
+                or tail.dtype != np.float32 or tail.shape != (n - n_base, idx.dim):
             raise ConfigError(f"dense index at {d} does not match its manifest; delete it to rebuild")
-        idx._buf, idx._n, idx._alive = vecs, n, np.array(alive, dtype=bool)
+        idx._base, idx._n_base, idx._tail, idx._n = vecs, n_base, np.array(tail), n
+        if mmap:
+            idx._map_base(d, vecs)
+        idx._alive = np.array(alive, dtype=bool)
         ann = manifest.get("ann")
         if ann and (d / str(ann.get("file", ANN_FILE))).is_file():
             usearch = require("usearch.index", "ann", "approximate nearest-neighbour search")
@@ -413,7 +528,7 @@ class DenseIndex:
                 idx._ann, idx._ann_is_view = index, mmap
                 idx._ann_rows, idx._ann_stale = int(ann.get("rows", n)), int(ann.get("stale", 0))
         idx._home = d
-        idx._vectors_dirty = idx._ann_dirty = False
+        idx._base_dirty = idx._ann_dirty = False
         return idx
 
 

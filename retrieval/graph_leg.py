@@ -40,7 +40,8 @@ def graph_leg(store: GraphStore, seeds: Sequence[str], targets: Collection[str],
               limit: int = 100, hops: int = 2, max_degree: int = 200) -> list[tuple[str, float]]:
     """Rank result nodes near ``seeds`` by personalised PageRank: ``[(id, score)]``, best first.
 
-    ``targets``: the ids search may return; ``allowed``: those the search's filters let through."""
+    ``targets``: the ids search may return (only asked ``in``); ``allowed``: those the search's
+    filters let through. Only the two-hop neighbourhood of the seeds is read from the store."""
     if not seeds:
         return []
     G = nx.Graph()
@@ -67,7 +68,7 @@ def graph_leg(store: GraphStore, seeds: Sequence[str], targets: Collection[str],
     if G.number_of_edges() == 0:
         return []
     scores = personalized_pagerank(G, {s: 1.0 / (i + 1) for i, s in enumerate(seeds)})
-    results = set(targets)
-    ranked = [(n, s) for n, s in scores.items() if n in results and (allowed is None or n in allowed)]
+    # membership only: ``targets`` may be every row of a large index (looked up, never copied)
+    ranked = [(n, s) for n, s in scores.items() if n in targets and (allowed is None or n in allowed)]
     ranked.sort(key=lambda x: (-x[1], x[0]))
     return ranked[:limit]

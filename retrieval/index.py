@@ -1,9 +1,11 @@
 """The persistent search index of an embedded store, kept in step with the graph.
 
 Layout (``<store>/index/``): ``manifest.json`` (format, synced store version, encoder),
-``rows.jsonl`` (one line per row: node id, result id, label, year, authors, categories; ``null``
-for a deleted row), ``bm25/`` and ``dense/`` (row-aligned leg indexes). Row ``i`` is the same
-node in every leg, so a filter is one boolean mask shared by all legs.
+``rows/`` (the rows as memory-mapped columns: node id, result id, label, year, authors,
+categories, text hash, alive; :mod:`retrieval.rows`), ``bm25/`` and ``dense/`` (row-aligned leg
+indexes). Row ``i`` is the same node in every leg, so a filter is one boolean mask shared by all
+legs. Format 1 kept the rows in ``rows.jsonl``; such an index is rewritten as format 2 the first
+time it is opened.
 
 A save writes ``.saving`` first and deletes it last: an index found with it (its writer was
 killed mid-save, its files may come from two states) is rebuilt from the graph on the next load.
@@ -14,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import orjson
@@ -31,6 +33,7 @@ from kg.ids import fold
 from kg.model import Label, Rel
 from kg.runtime import paused_gc
 from kg.searchtext import CATEGORY_EDGES, SEARCHABLE, node_text, text_hash
+from retrieval.rows import LiveColumn, RowInfo, RowTable, str_hash
 
 if TYPE_CHECKING:
     from kg.query import Filters
@@ -39,24 +42,11 @@ if TYPE_CHECKING:
     from kg.store.first_load import FirstLoad
     from retrieval.encoder import EncodeProgressFn
 
-FORMAT = 1
+FORMAT = 2  # 2: rows as columns in rows/; 1: rows.jsonl (read, and upgraded on open)
 SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables instead of looking ids up
 COMPACT_DEAD_FRACTION = 0.3
 NICE = 2  # niceness of the process that builds a first load's index beside the store write
 SAVING = ".saving"  # present while a save runs: the index files may be from two states
-
-
-@dataclass(slots=True)
-class RowInfo:
-    """Attributes of one index row."""
-
-    id: str
-    target: str  # result id: the parent for a chunk, else the node itself
-    label: str  # the result's label
-    year: int = 0
-    authors: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    th: str = ""  # hash of the indexed text: an unchanged text keeps its vector
 
 
 def _default_embed() -> bool:
@@ -114,23 +104,58 @@ def prebuild_first_load(store: GraphStore, load: FirstLoad, version: int,
 class SearchIndex:
     """BM25 + dense legs over the searchable nodes of one embedded store."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any], rows: list[RowInfo | None],
-                 names: dict[str, str], *, legs: bool = True) -> None:
-        """An index over ``rows``; ``legs=False`` starts with empty legs instead of those on disk."""
+    def __init__(self, folder: Path, manifest: dict[str, Any], table: RowTable | None = None, *,
+                 legs: bool = True) -> None:
+        """An index over the rows of ``table``; ``legs=False`` starts with empty legs instead of those on disk."""
         from retrieval.bm25 import BM25Index
 
         self.folder = folder
         self.manifest = manifest
-        self.rows = rows
-        self.names = names  # author/category id -> display name
+        self.table = table if table is not None else RowTable()
         self.bm25 = BM25Index.load(folder / "bm25") if legs and (folder / "bm25").exists() else BM25Index()
         self.dense: Any = None
         self._encoder: Any = None
+        self._facet_text: tuple[str, str] | None = None  # built on the first author/category filter
+        self._targets: LiveColumn | None = None
         if legs and manifest.get("dense"):
             from retrieval.dense import DenseIndex
 
             self.dense = DenseIndex.load(folder / "dense") if (folder / "dense").exists() else None
-        self._reindex()
+
+    # -- rows ----------------------------------------------------------------------------------------
+    @property
+    def rows(self) -> Rows:
+        """The rows as a sequence of :class:`RowInfo` (None for a deleted row), built on access."""
+        return Rows(self.table)
+
+    @property
+    def row_of(self) -> RowOf:
+        """Node id -> its live row (a mapping looked up through the id hashes)."""
+        return RowOf(self.table)
+
+    @property
+    def targets(self) -> LiveColumn:
+        """Row -> result id (a chunk's parent, else the node; ``""`` for a deleted row)."""
+        t = self.table
+        view = self._targets
+        if view is None or view.column is not t.targets or view.alive is not t.alive:
+            self._targets = view = LiveColumn(t.targets, t.alive)
+        return view
+
+    @property
+    def alive(self) -> np.ndarray:
+        """Boolean mask of the live rows."""
+        return self.table.alive
+
+    @property
+    def years(self) -> np.ndarray:
+        """Row -> the result's year (0: unknown)."""
+        return self.table.year
+
+    @property
+    def has_chunks(self) -> bool:
+        """Whether some rows aggregate into another result (chunks): legs then fetch deeper lists."""
+        return self.table.has_chunks
 
     # -- loading -------------------------------------------------------------------------------------
     @staticmethod
@@ -143,12 +168,21 @@ class SearchIndex:
         """Open an index folder (an empty index when it does not exist yet).
 
         Holds a shared lock while reading so a concurrent sync in another process (which holds
-        the exclusive lock while it writes) is never seen half-written.
+        the exclusive lock while it writes) is never seen half-written. A format-1 index is
+        rewritten as format 2 (under the exclusive lock) before it is returned.
         """
         if lock and folder.exists():
             with open(folder / ".lock", "a") as fh:
                 fcntl.flock(fh, fcntl.LOCK_SH)
                 try:
+                    idx = cls.load(folder, lock=False)
+                    if not idx.manifest.get("_upgrade"):
+                        return idx
+                    read = (folder / "manifest.json").read_bytes()
+                    fcntl.flock(fh, fcntl.LOCK_EX)  # upgrade the format once, for every later reader
+                    if (folder / "manifest.json").read_bytes() == read:  # no one wrote in between
+                        idx.save()
+                        return idx
                     return cls.load(folder, lock=False)
                 finally:
                     fcntl.flock(fh, fcntl.LOCK_UN)
@@ -160,48 +194,17 @@ class SearchIndex:
                 was = {}
             was = was if isinstance(was, dict) else {}
             return cls(folder, {"format": FORMAT, "version": 0, "dense": bool(was.get("dense")),
-                                "encoder": was.get("encoder") or "minilm", "_rebuild": True}, [], {}, legs=False)
+                                "encoder": was.get("encoder") or "minilm", "_rebuild": True}, legs=False)
         if not mpath.exists():
-            return cls(folder, {"format": FORMAT, "version": 0, "dense": False, "encoder": "minilm"}, [], {})
+            return cls(folder, {"format": FORMAT, "version": 0, "dense": False, "encoder": "minilm"})
         manifest = orjson.loads(mpath.read_bytes())
+        if manifest.get("format") == 1:  # rows.jsonl and names.json: read them into columns
+            manifest["format"], manifest["_upgrade"] = FORMAT, True
+            return cls(folder, manifest, _read_rows_v1(folder))
         if manifest.get("format") != FORMAT:
             raise ConfigError(f"search index format {manifest.get('format')} is not supported; "
                               "delete the index folder to rebuild it")
-        rows: list[RowInfo | None] = []
-        with open(folder / "rows.jsonl", "rb") as fh:
-            for line in fh:
-                d = orjson.loads(line)
-                rows.append(RowInfo(**d) if d else None)
-        names = orjson.loads((folder / "names.json").read_bytes()) if (folder / "names.json").exists() else {}
-        return cls(folder, manifest, rows, names)
-
-    def _reindex(self) -> None:
-        self.row_of: dict[str, int] = {}
-        self.targets: list[str] = []
-        labels: list[str] = []
-        self.by_author: dict[str, list[int]] = {}
-        self.by_category: dict[str, list[int]] = {}
-        years = np.zeros(len(self.rows), dtype=np.int32)
-        for i, r in enumerate(self.rows):
-            if r is None:
-                self.targets.append("")
-                labels.append("")
-                continue
-            self.row_of[r.id] = i
-            self.targets.append(r.target)
-            labels.append(r.label)
-            years[i] = r.year
-            for a in r.authors:
-                self.by_author.setdefault(a, []).append(i)
-            for c in r.categories:
-                self.by_category.setdefault(c, []).append(i)
-        self.label_names = sorted(set(labels))
-        code = {name: j for j, name in enumerate(self.label_names)}
-        self.label_codes = np.fromiter((code[x] for x in labels), dtype=np.int16, count=len(labels))
-        self.years = years
-        self.alive = np.fromiter((r is not None for r in self.rows), dtype=bool, count=len(self.rows))
-        # rows that aggregate into another result (chunks): legs then fetch deeper lists
-        self.has_chunks = any(r is not None and r.id != r.target for r in self.rows)
+        return cls(folder, manifest, RowTable(folder / "rows"))
 
     # -- encoder ---------------------------------------------------------------------------------------
     @property
@@ -275,11 +278,14 @@ class SearchIndex:
         changes = store.changes_since(int(self.manifest.get("version", 0)))
         if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
                 and not fresh and not rebuild:
+            if self.manifest.get("_upgrade"):
+                self.save()
             return {"added": 0, "deleted": 0}
-        dead = [self.row_of[i] for i in (*changes.deleted, *changes.upserted) if i in self.row_of]
+        found = self.table.find_many([*changes.deleted, *changes.upserted])
+        dead = [int(r) for r in found[found >= 0]]
         # a node whose text did not change (only its attributes did) keeps its vector
-        old_vec = {self.rows[r].id: (self.rows[r].th, r) for r in dead if self.rows[r] is not None}  # type: ignore[union-attr]
-        reuse_from = self.dense.vectors if self.dense is not None else None
+        old_vec = {self.table.ids[r]: (int(self.table.th[r]), r) for r in dead}
+        had_dense = self.dense is not None
         with paused_gc():  # millions of small acyclic objects: see kg.runtime
             if dead:
                 self._delete_rows(dead)
@@ -288,13 +294,14 @@ class SearchIndex:
             infos = [r for r, _ in new_rows]
             if texts:
                 self.bm25.add(texts)
-            self.rows.extend(infos)
+            self.table.append(infos)
+        self._facet_text = None
         if want_dense:
             reuse: dict[int, int] = {}
-            if reuse_from is not None and self.dense is not None:
+            if had_dense and self.dense is not None:
                 for j, info in enumerate(infos):
-                    th, r = old_vec.get(info.id, ("", -1))
-                    if th and th == info.th:
+                    th, r = old_vec.get(info.id, (0, -1))
+                    if th and th == int(info.th or "0", 16):
                         reuse[j] = r
             t = time.perf_counter()
             try:
@@ -307,11 +314,9 @@ class SearchIndex:
         self.manifest["dense"] = want_dense
         self.manifest["version"] = changes.version
         self.manifest.pop("_rebuild", None)
-        if self.rows and (len(self.rows) - int(np.count_nonzero([r is not None for r in self.rows]))) \
-                > COMPACT_DEAD_FRACTION * len(self.rows):
+        n = len(self.table)
+        if n and n - int(np.count_nonzero(self.table.alive)) > COMPACT_DEAD_FRACTION * n:
             self.compact()
-        with paused_gc():
-            self._reindex()
         self.save()
         return {"added": len(infos), "deleted": len(dead)}
 
@@ -326,8 +331,7 @@ class SearchIndex:
         self.bm25.delete(arr)
         if self.dense is not None:
             self.dense.delete(arr)
-        for r in arr:
-            self.rows[int(r)] = None
+        self.table.delete(arr)
 
     def _sync_dense(self, store: GraphStore, texts: list[str], show_progress: bool,
                     reuse: dict[int, int] | None = None, progress: EncodeProgressFn | None = None) -> None:
@@ -335,16 +339,18 @@ class SearchIndex:
         from retrieval.encoder import encode_texts
 
         if self.dense is None:  # (re)build for every row; dead rows get a zero vector, then die
-            live = [r.id for r in self.rows if r is not None]
+            alive, ids = self.table.alive, self.table.ids
+            live = [ids[i] for i in np.flatnonzero(alive).tolist()]
             nodes = store.get_nodes(live)
-            all_texts = [node_text(nodes[r.id]) if r is not None and r.id in nodes else "" for r in self.rows]
+            all_texts = [node_text(nodes[nid]) if alive[i] and (nid := ids[i]) in nodes else ""
+                         for i in range(len(self.table))]
             if progress is not None and all_texts:
                 progress(0, len(all_texts))  # the pass starts now: loading the encoder can take a while
             checkpoint("index.embed")
             self.dense = DenseIndex(dim=self.encoder.dim, encoder=self.encoder.name)
             if all_texts:
                 self.dense.add(encode_texts(self.encoder, all_texts, progress=progress, show_progress=show_progress))
-            dead = [i for i, r in enumerate(self.rows) if r is None]
+            dead = np.flatnonzero(~self.table.alive).tolist()
             if dead:
                 self.dense.delete(np.asarray(dead, dtype=np.int64))
         elif texts:
@@ -356,12 +362,12 @@ class SearchIndex:
             vecs = np.zeros((len(texts), self.dense.dim), dtype=np.float32)
             if reuse:
                 src = np.asarray(list(reuse.values()), dtype=np.int64)
-                vecs[np.asarray(list(reuse.keys()), dtype=np.int64)] = np.asarray(self.dense.vectors[src])
+                vecs[np.asarray(list(reuse.keys()), dtype=np.int64)] = self.dense.take(src)
             if todo:
                 vecs[todo] = encode_texts(self.encoder, [texts[j] for j in todo], progress=progress,
                                           show_progress=show_progress)
             self.dense.add(vecs)
-        if self.dense.n_rows != len(self.rows):
+        if self.dense.n_rows != len(self.table):
             raise ConfigError("dense and BM25 rows out of step; delete the index folder to rebuild it")
 
     def _rows_for(self, store: GraphStore, ids: Iterable[str]) -> list[tuple[RowInfo, str]]:
@@ -396,7 +402,7 @@ class SearchIndex:
                 for e in store.edges_of(targets, types=list(CATEGORY_EDGES), direction="out"):
                     cats.setdefault(e.source, []).append(e.target)
             wanted = {a for v in authors.values() for a in v} | {c for v in cats.values() for c in v}
-            self.names.update(store.display_names(sorted(wanted)))  # sorted: names.json the same every time
+            self.table.set_names(store.display_names(sorted(wanted)))
         for n in sorted(cand, key=lambda x: x.id):
             text = node_text(n)
             if not text:
@@ -415,15 +421,16 @@ class SearchIndex:
 
     def compact(self) -> None:
         """Drop deleted rows from every leg (row numbers change)."""
-        keep = np.asarray([i for i, r in enumerate(self.rows) if r is not None], dtype=np.int64)
         self.bm25.compact()
         if self.dense is not None:
             self.dense.compact()
-        self.rows = [self.rows[int(i)] for i in keep]
+        self.table.compact()
+        self._facet_text = None
 
     def save(self) -> None:
-        """Write the index: the ``.saving`` mark, the legs, rows, names, the manifest, then the mark
-        is deleted (each file is replaced whole; the mark covers the steps between them)."""
+        """Write the index: the ``.saving`` mark, the legs, the rows, the manifest, then the mark
+        is deleted (each file is replaced whole; the mark covers the steps between them). Legs
+        write only what changed since they were loaded or last saved (see their ``save``)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         saving = self.folder / SAVING
         saving.write_bytes(orjson.dumps({"dense": bool(self.manifest.get("dense")),
@@ -436,19 +443,15 @@ class SearchIndex:
         elif (self.folder / "dense").exists():
             shutil.rmtree(self.folder / "dense")
         checkpoint("index.save.dense")
-        tmp = self.folder / "rows.jsonl.tmp"
-        with open(tmp, "wb") as fh:
-            for r in self.rows:
-                fh.write(orjson.dumps(None if r is None else {
-                    "id": r.id, "target": r.target, "label": r.label, "year": r.year,
-                    "authors": r.authors, "categories": r.categories, "th": r.th}))
-                fh.write(b"\n")
-        os.replace(tmp, self.folder / "rows.jsonl")
+        self.table.save(self.folder / "rows")
+        for old in ("rows.jsonl", "names.json"):  # format 1
+            (self.folder / old).unlink(missing_ok=True)
         checkpoint("index.save.rows")
-        (self.folder / "names.json").write_bytes(orjson.dumps(self.names))
         m = {k: v for k, v in self.manifest.items() if not k.startswith("_")}
+        m["format"] = FORMAT
         m["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         (self.folder / "manifest.json").write_bytes(orjson.dumps(m, option=orjson.OPT_INDENT_2))
+        self.manifest.pop("_upgrade", None)
         checkpoint("index.save.manifest")
         saving.unlink()
 
@@ -457,39 +460,120 @@ class SearchIndex:
         """Boolean mask over rows for ``filters`` (None when nothing is filtered)."""
         if filters is None or filters.empty:
             return None
-        m = self.alive.copy()
+        t = self.table
+        m = t.alive.copy()
         if filters.labels:
-            codes = [self.label_names.index(x) for x in filters.labels if x in self.label_names]
-            m &= np.isin(self.label_codes, np.asarray(codes, dtype=np.int16))
+            codes = [t.labels.index(x) for x in filters.labels if x in t.labels]
+            m &= np.isin(t.label, np.asarray(codes, dtype=t.label.dtype))
         if filters.year:
             lo, hi = filters.year
-            m &= self.years != 0
+            m &= t.year != 0
             if lo is not None:
-                m &= self.years >= lo
+                m &= t.year >= lo
             if hi is not None:
-                m &= self.years <= hi
+                m &= t.year <= hi
         if filters.authors:
-            m &= self._rows_matching(self.by_author, filters.authors)
+            m &= t.authors.rows_with(self._facets_matching(filters.authors), len(t.facets), len(t))
         if filters.categories:
-            m &= self._rows_matching(self.by_category, filters.categories)
+            m &= t.categories.rows_with(self._facets_matching(filters.categories), len(t.facets), len(t))
         if filters.source:
             if store is None:
                 raise ConfigError("a source filter needs the store")
             allowed = store.ids_by_source(os.path.abspath(filters.source))
-            rows = [i for i, t in enumerate(self.targets) if t in allowed or (self.rows[i] and self.rows[i].id in allowed)]  # type: ignore[union-attr]
-            sm = np.zeros(len(self.rows), dtype=bool)
-            sm[rows] = True
-            m &= sm
+            hashes = np.fromiter(map(str_hash, allowed), dtype=np.uint64, count=len(allowed))
+            # by the ids' 64-bit hashes: one vectorised pass whatever the number of ids
+            m &= np.isin(t.targets.hashes, hashes) | np.isin(t.ids.hashes, hashes)
         return m
 
-    def _rows_matching(self, inverted: dict[str, list[int]], wanted: Iterable[str]) -> np.ndarray:
-        out = np.zeros(len(self.rows), dtype=bool)
-        folded = [fold(w) for w in wanted]
-        for key, rows in inverted.items():
-            name = fold(self.names.get(key, key))
-            if key in wanted or any(w and (w in name or w == fold(key)) for w in folded):
-                out[rows] = True
-        return out
+    def _facets_matching(self, wanted: Iterable[str]) -> np.ndarray:
+        """Numbers of the authors/categories an author or category filter names: by id, or by a
+        case- and accent-insensitive substring of the display name (or the whole folded id)."""
+        t = self.table
+        if self._facet_text is None:  # folded names, and folded ids, one per line: searched as one text
+            self._facet_text = ("\n".join(fold(t.name(i)) for i in range(len(t.facets))),
+                                "\n".join(fold(f) for f in t.facets))
+        names, keys = self._facet_text
+        out: set[int] = set()
+        for w in wanted:
+            out.update(t.facets.rows_of(w).tolist())
+            fw = fold(w)
+            if not fw:
+                continue
+            for text, pattern in ((names, re.escape(fw)), (keys, f"^{re.escape(fw)}$")):
+                pos = [m.start() for m in re.finditer(pattern, text, re.MULTILINE)]
+                if pos:  # line number = facet number
+                    out.update(_line_numbers(text, pos))
+        return np.asarray(sorted(out), dtype=np.int64)
+
+
+def _line_numbers(text: str, positions: list[int]) -> list[int]:
+    """The 0-based line of each position in ``text``."""
+    out, line, at = [], 0, 0
+    for p in positions:  # ascending
+        line += text.count("\n", at, p)
+        at = p
+        out.append(line)
+    return out
+
+
+class Rows(Sequence[RowInfo | None]):
+    """The rows of a :class:`RowTable` as :class:`RowInfo` objects, made on access."""
+
+    def __init__(self, table: RowTable) -> None:
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @overload
+    def __getitem__(self, i: int) -> RowInfo | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[RowInfo | None]: ...
+    def __getitem__(self, i: int | slice) -> RowInfo | list[RowInfo | None] | None:
+        if isinstance(i, slice):
+            return [self.table.info(j) for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self.table.info(i % len(self))
+
+    def __iter__(self) -> Iterator[RowInfo | None]:
+        return self.table.infos()
+
+
+class RowOf(Mapping[str, int]):
+    """Node id -> its live row, looked up through the ids' hashes (no dict of every id)."""
+
+    def __init__(self, table: RowTable) -> None:
+        self.table = table
+
+    def __getitem__(self, node_id: str) -> int:
+        r = self.table.find(node_id)
+        if r is None:
+            raise KeyError(node_id)
+        return r
+
+    def __contains__(self, node_id: object) -> bool:
+        return isinstance(node_id, str) and self.table.find(node_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        ids, alive = self.table.ids, self.table.alive
+        return (ids[i] for i in np.flatnonzero(alive).tolist())
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.table.alive))
+
+
+def _read_rows_v1(folder: Path) -> RowTable:
+    """The rows of a format-1 index (``rows.jsonl``, ``names.json``) as a table."""
+    infos: list[RowInfo | None] = []
+    with open(folder / "rows.jsonl", "rb") as fh:
+        for line in fh:
+            d = orjson.loads(line)
+            infos.append(RowInfo(**d) if d else None)
+    table = RowTable.from_infos(infos)
+    if (folder / "names.json").exists():
+        table.set_names(orjson.loads((folder / "names.json").read_bytes()))
+    return table
 
 
 def check_index(store: GraphStore, report: CheckReport, *, repair: bool = False) -> None:
@@ -536,7 +620,7 @@ def _index_findings(store: GraphStore, idx: SearchIndex, report: CheckReport) ->
     from kg.store.check import Finding
 
     out: list[Finding] = []
-    n = len(idx.rows)
+    n = len(idx.table)
     alive = idx.alive
     report.checked["index_rows"] = int(np.count_nonzero(alive))
     if idx.bm25.n_rows != n or idx.bm25.n_live != int(np.count_nonzero(alive)):
@@ -567,10 +651,11 @@ def _index_findings(store: GraphStore, idx: SearchIndex, report: CheckReport) ->
         want = {nd.id: text_hash(t) for nd in store.iter_nodes(SEARCHABLE) if (t := node_text(nd))}
         have: dict[str, str] = {}
         dup = 0
-        for r in idx.rows:
-            if r is not None:
-                dup += r.id in have
-                have[r.id] = r.th
+        ids, ths = idx.table.ids, idx.table.th
+        for r in np.flatnonzero(alive).tolist():
+            nid = ids[r]
+            dup += nid in have
+            have[nid] = f"{int(ths[r]):016x}" if ths[r] else ""
         missing = len(want.keys() - have.keys())
         extra = len(have.keys() - want.keys())
         stale = sum(1 for k, th in have.items() if k in want and want[k] != th)

@@ -101,13 +101,17 @@ def test_repair_equals_removing_the_source(store: Path, base: Path, tmp_path: Pa
     assert snapshot(store) == snapshot(removed)
 
 
-def _rows(store: Path) -> list[bytes]:
-    return (store / "index" / "rows.jsonl").read_bytes().splitlines(keepends=True)
+def _drop_last_row(store: Path) -> None:
+    from retrieval.rows import RowTable
+
+    table = RowTable(store / "index" / "rows", mmap=False)
+    table.alive[-1] = False
+    table.compact()
+    table.save(store / "index" / "rows")
 
 
 INDEX_CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
-    ("rows.jsonl lost a line", lambda s: (s / "index" / "rows.jsonl").write_bytes(b"".join(_rows(s)[:-1])),
-     "BM25 leg has"),
+    ("rows lost a row", _drop_last_row, "BM25 leg has"),
     ("save cut short", lambda s: (s / "index" / ".saving").write_bytes(b'{"dense": true, "encoder": "hash:16:1"}'),
      "cut short"),
     ("text hash changed", lambda s: _sql(s, "UPDATE nodes SET props=json_set(props, '$.title', 'something else') "
@@ -130,6 +134,7 @@ def _truncate_vectors(store: Path) -> None:
     np.save(d / "vectors.npy", v[:-1])
     m = json.loads((d / "manifest.json").read_text())
     m["n_rows"] -= 1
+    m["base_rows"] = m.get("base_rows", m["n_rows"] + 1) - 1
     (d / "manifest.json").write_text(json.dumps(m))
     np.save(d / "alive.npy", np.load(d / "alive.npy")[:-1])
 

@@ -195,7 +195,7 @@ def test_save_load_is_pickle_free_and_mmapped(tmp_path: Path, config: DenseConfi
     before = idx.search(q, k=12)
     idx.save(tmp_path / "dense")
     manifest = json.loads((tmp_path / "dense" / MANIFEST).read_text())
-    assert manifest["format"] == 1 and manifest["dim"] == 8 and manifest["encoder"] == "minilm"
+    assert manifest["format"] == 2 and manifest["dim"] == 8 and manifest["encoder"] == "minilm"
     assert manifest["n_rows"] == 200 and manifest["n_alive"] == 199
     v = np.load(tmp_path / "dense" / VECTORS, allow_pickle=False)
     assert v.dtype == np.float32 and v.shape == (200, 8)

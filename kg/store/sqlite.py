@@ -135,7 +135,8 @@ class SQLiteStore(GraphStore):
             self.db.executescript(_SCHEMA)
             got = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if got is None:
-                self.db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+                # OR IGNORE: two processes may create the same store at once
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(got[0]) == 1:  # upgrade in place: older kgloom versions must not read shared supports
                 self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(got[0]) > SCHEMA_VERSION:  # docs/store_format.md: a newer format is never guessed at
@@ -165,6 +166,9 @@ class SQLiteStore(GraphStore):
         row = self.db.execute("SELECT path FROM sources WHERE id=?", (sid,)).fetchone()
         return str(row[0]) if row else ""
 
+    # Joins from a temp table of ids are written ``_tmp CROSS JOIN table``: SQLite keeps that order
+    # (visit the few ids, then the table's primary key), where its planner, without statistics,
+    # would scan a whole support table through its ``source`` index.
     def _temp_ids(self, name: str, ids: Iterable[str]) -> None:
         self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name}(id TEXT PRIMARY KEY) WITHOUT ROWID")
         self.db.execute(f"DELETE FROM {name}")
@@ -389,7 +393,7 @@ class SQLiteStore(GraphStore):
         self._materialize("_ids")
         out: dict[str, list[tuple[bool, str, str, dict[str, Any]]]] = {}
         for nid, stub, label, props, path in self.db.execute(
-                "SELECT ns.node_id, ns.stub, ns.label, ns.props, s.path FROM _ids JOIN node_support ns "
+                "SELECT ns.node_id, ns.stub, ns.label, ns.props, s.path FROM _ids CROSS JOIN node_support ns "
                 "ON ns.node_id=_ids.id JOIN sources s ON s.id=ns.source WHERE ns.source != ?", (sid or -1,)):
             out.setdefault(nid, []).append((bool(stub), path, label, orjson.loads(props)))
         return out
@@ -437,8 +441,12 @@ class SQLiteStore(GraphStore):
         stats.nodes_written += len(upserts)
         if deletes:
             # edges of derived sources (topics, inferred links) may point at a deleted node
+            # edge_support is keyed by src only: its rows ending at a node are found through the
+            # edges index on dst (every support has its merged edge), not by a scan per node
+            self.db.executemany("DELETE FROM edge_support WHERE src=?", ((d,) for d in deletes))
+            self.db.executemany("DELETE FROM edge_support WHERE (src, type, dst) IN "
+                                "(SELECT src, type, dst FROM edges WHERE dst=?)", ((d,) for d in deletes))
             for col in ("src", "dst"):
-                self.db.executemany(f"DELETE FROM edge_support WHERE {col}=?", ((d,) for d in deletes))
                 self.db.executemany(f"DELETE FROM edges WHERE {col}=?", ((d,) for d in deletes))
             self.db.executemany("DELETE FROM nodes WHERE id=?", ((d,) for d in deletes))
             self.db.executemany("INSERT OR REPLACE INTO tombstones VALUES(?,?)", ((d, version) for d in deletes))
@@ -460,7 +468,7 @@ class SQLiteStore(GraphStore):
         self._temp_ids("_esrc", srcs)
         others: dict[EdgeKey, list[tuple[str, dict[str, Any]]]] = {}
         for s, t, d, props, other_path in self.db.execute(
-                "SELECT es.src, es.type, es.dst, es.props, so.path FROM _esrc JOIN edge_support es ON es.src=_esrc.id "
+                "SELECT es.src, es.type, es.dst, es.props, so.path FROM _esrc CROSS JOIN edge_support es ON es.src=_esrc.id "
                 "JOIN sources so ON so.id=es.source WHERE es.source != ?", (sid or -1,)):
             if (s, t, d) in keys:
                 others.setdefault((s, t, d), []).append((other_path, orjson.loads(props)))
@@ -493,9 +501,14 @@ class SQLiteStore(GraphStore):
         db.execute("DELETE FROM node_support WHERE node_id=?", (old,))
         db.execute("UPDATE OR IGNORE node_keys SET node_id=? WHERE node_id=?", (new, old))
         db.execute("DELETE FROM node_keys WHERE node_id=?", (old,))
-        for col in ("src", "dst"):
-            db.execute(f"UPDATE OR IGNORE edge_support SET {col}=? WHERE {col}=?", (new, old))
-            db.execute(f"DELETE FROM edge_support WHERE {col}=?", (old,))
+        db.execute("UPDATE OR IGNORE edge_support SET src=? WHERE src=?", (new, old))
+        db.execute("DELETE FROM edge_support WHERE src=?", (old,))
+        # supports ending at ``old``, found through the edges index on dst (a scan of edge_support
+        # per rename otherwise); their src may have just moved to ``new`` (a self-loop)
+        ending = ("(src, type, dst) IN (SELECT CASE WHEN src=? THEN ? ELSE src END, type, dst FROM edges "
+                  "WHERE dst=?)")
+        db.execute(f"UPDATE OR IGNORE edge_support SET dst=? WHERE {ending}", (new, old, new, old))
+        db.execute(f"DELETE FROM edge_support WHERE {ending}", (old, new, old))
         edge_keys = {(r[0], r[1], r[2]) for r in db.execute(
             "SELECT src, type, dst FROM edges WHERE src=? OR dst=?", (old, old))}
         db.execute("DELETE FROM edges WHERE src=? OR dst=?", (old, old))
@@ -521,7 +534,7 @@ class SQLiteStore(GraphStore):
             return
         self._temp_ids("_rk", ids)
         keys: dict[str, set[str]] = {}
-        for nid, key in self.db.execute("SELECT nk.node_id, nk.key FROM _rk JOIN node_keys nk ON nk.node_id=_rk.id"):
+        for nid, key in self.db.execute("SELECT nk.node_id, nk.key FROM _rk CROSS JOIN node_keys nk ON nk.node_id=_rk.id"):
             keys.setdefault(nid, set()).add(key)
         for nid, ks in sorted(keys.items()):
             if not nid.startswith("paper:"):
