@@ -35,6 +35,7 @@ SCHEMA_VERSION = 2  # 2: node_support.props may be SHARED (''); a version-1 stor
 DB_NAME = "graph.sqlite"
 PAGE_SIZE = 16384
 BUSY_TIMEOUT_MS = 5000  # sqlite3.connect's default
+OPEN_RETRY_S = 30.0  # how long opening retries an immediate "database is locked" (see SQLiteStore._connect)
 EDGE_PART_ABOVE = 50_000  # a first load with more edges has them built by a second process
 PART_TABLES = ("edges", "edge_support")  # the tables it builds
 
@@ -122,6 +123,25 @@ class SQLiteStore(GraphStore):
         self._connect()
 
     def _connect(self) -> None:
+        """Open the connection and create or check the schema. Another process creating or
+        first-loading the same store at that moment can make SQLite answer "locked" at once,
+        without its busy handler (switching to WAL, creating the tables): retried for up to
+        :data:`OPEN_RETRY_S` seconds."""
+        deadline = time.monotonic() + OPEN_RETRY_S
+        while True:
+            try:
+                self._connect_once()
+                return
+            except StoreError as e:
+                locked = isinstance(e.__cause__, sqlite3.OperationalError) and \
+                    ("locked" in str(e.__cause__) or "busy" in str(e.__cause__))
+                if not locked or time.monotonic() > deadline:
+                    raise
+                with contextlib.suppress(Exception):
+                    self.db.close()
+                time.sleep(0.05)
+
+    def _connect_once(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.folder / DB_NAME, isolation_level=None, check_same_thread=False)
