@@ -3,11 +3,12 @@ whatever the store backend."""
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from kg.errors import NodeNotFoundError
 from kg.model import Edge, Node
@@ -19,10 +20,30 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ingest.pipeline import IngestReport, ProgressFn
+    from kg.distill.policy import EncoderPolicy, PhaseFn
+    from kg.distill.train import ProgressFn as TrainProgressFn
     from kg.store.check import CheckReport
     from retrieval.backends import SearchBackend
     from retrieval.encoder import EncodeProgressFn
     from retrieval.index import SearchIndex
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _writes(method: Callable[Concatenate[KnowledgeGraph, P], R]) -> Callable[Concatenate[KnowledgeGraph, P], R]:
+    """A facade method that writes the store: other processes' searches meanwhile keep the index
+    as it was instead of syncing it (:func:`retrieval.index.store_writer`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: KnowledgeGraph, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        from retrieval.index import store_writer
+
+        with store_writer(self.store):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 LAST_INGEST = "kgloom.last_ingest"
@@ -77,9 +98,12 @@ class KnowledgeGraph:
         self.close()
 
     # -- ingest ------------------------------------------------------------------------------------
+    @_writes
     def ingest(self, *paths: str | Path, prune: bool = False, force: bool = False,
                embed: bool | None = None, workers: int = 1, max_file_mb: float = 512,
-               progress: ProgressFn | None = None, embed_progress: EncodeProgressFn | None = None) -> IngestReport:
+               progress: ProgressFn | None = None, embed_progress: EncodeProgressFn | None = None,
+               encoder: str = "auto", encoder_policy: EncoderPolicy | None = None, phase: PhaseFn | None = None,
+               train_progress: TrainProgressFn | None = None) -> IngestReport:
         """Ingest files/folders; unchanged files are skipped. Keeps search indexes in step.
 
         ``embed``: compute dense embeddings for new/changed nodes (default: when the embeddings
@@ -88,15 +112,37 @@ class KnowledgeGraph:
         each file's report as it is done; ``embed_progress(done, total)`` follows the embedding
         pass that comes after. The report's ``seconds`` is this whole call, index and embeddings
         included, and ``phases`` splits it (parse, write, index, embed).
+
+        ``encoder``: ``"auto"`` (default) embeds with the store's encoder, except that an
+        embedded store with no active student and more than ``encoder_policy.threshold`` texts to
+        embed gets a student distilled on a stratified sample and activated
+        (:mod:`kg.distill.policy`); ``"teacher"`` never distils; another spec (``"student"``, a
+        student folder, ``"minilm-onnx"``...) makes that the store's encoder. ``phase(name,
+        message)`` and ``train_progress`` follow the policy's phases and training steps. What the
+        policy did is in :meth:`last_ingest` (``encoder``).
         """
         from ingest.pipeline import ingest_paths
         from retrieval.index import SearchIndex, prebuild_first_load
 
         t0 = time.perf_counter()
         folder = self.store.folder  # an embedded store's own files are never ingested
+        auto = encoder.strip().lower() == "auto" and folder is not None and embed is not False
+        switch_to: str | None = None
+        threshold = 0
+        if folder is not None and encoder.strip().lower() != "teacher":
+            from kg.distill.policy import EncoderPolicy, resolve_ingest_encoder
+
+            switch_to = resolve_ingest_encoder(self, encoder)  # checked before anything is read
+            threshold = (encoder_policy or EncoderPolicy()).threshold
+        elif encoder.strip().lower() not in ("auto", "teacher"):
+            from kg.distill.policy import resolve_ingest_encoder
+
+            resolve_ingest_encoder(self, encoder)  # a server store: ConfigError
 
         def hook(load: Any, version: int) -> Any:  # an index built while a first load is written
-            return prebuild_first_load(self.store, load, version, embed)
+            # a load the policy will distil for is indexed without embeddings, beside the write
+            large = auto and load.n_nodes > threshold
+            return prebuild_first_load(self.store, load, version, False if large else embed)
 
         report = ingest_paths(self.store, paths, prune=prune, force=force, workers=workers,
                               max_file_mb=max_file_mb, exclude=[folder] if folder is not None else [],
@@ -104,8 +150,23 @@ class KnowledgeGraph:
         phases = report.phases
         t_index = time.perf_counter()
         embedded: dict[str, float] = {}
-        if not SearchIndex.in_step(self.store, embed=embed):  # else: searches load it when they need it
-            self.sync_index(embed=embed, progress=embed_progress, timings=embedded)
+        outcome: Any = None
+        if switch_to is not None:
+            self.sync_index(embed=True if embed is None else embed, encoder=switch_to, progress=embed_progress,
+                            timings=embedded)
+        elif auto:
+            from kg.distill.policy import EncoderPolicyError, run_policy
+
+            try:
+                outcome = run_policy(self, encoder_policy, embed=embed, phase=phase, train_progress=train_progress,
+                                     teacher_progress=embed_progress, embed_progress=embed_progress,
+                                     timings=embedded)
+            except EncoderPolicyError as e:
+                self.store.set_meta(LAST_INGEST, {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                  "summary": report.summary(), "error": str(e)})
+                raise
+        if (outcome is None or outcome.action == "none") and not SearchIndex.in_step(self.store, embed=embed):
+            self.sync_index(embed=embed, progress=embed_progress, timings=embedded)  # else: searches load it
         if folder is not None and (folder / "topics" / "manifest.json").exists():
             from kg.topics import ASSIGNED_META, assign_topics
 
@@ -121,10 +182,11 @@ class KnowledgeGraph:
         report.seconds = time.perf_counter() - t0
         self.store.set_meta(LAST_INGEST, {  # what kg serve's overview shows (failed files are not sources)
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": report.summary(),
-            "seconds": round(report.seconds, 3),
+            "seconds": round(report.seconds, 3), "encoder": outcome.to_dict() if outcome is not None else None,
             "failed": [{"path": f.path, "status": f.status, "error": f.error} for f in report.failed][:500]})
         return report
 
+    @_writes
     def remove(self, *paths: str | Path) -> IngestReport:
         """Remove exactly what the given files (or all files under given folders) contributed."""
         from ingest.pipeline import remove_paths
@@ -241,7 +303,9 @@ class KnowledgeGraph:
 
     def last_ingest(self) -> dict[str, Any] | None:
         """The last :meth:`ingest` call's summary: ``at`` (UTC), ``summary`` (files per status),
-        ``seconds`` and ``failed`` (path, status and one-line error of each file that failed);
+        ``seconds``, ``encoder`` (what ``encoder="auto"`` did:
+        :meth:`kg.distill.policy.PolicyOutcome.to_dict`, or None) and ``failed`` (path, status and
+        one-line error of each file that failed);
         None before the first ingest through this facade."""
         got = self.store.get_meta(LAST_INGEST)
         return got if isinstance(got, dict) else None
@@ -324,12 +388,14 @@ class KnowledgeGraph:
 
         return skill_path(self, start, goal)
 
+    @_writes
     def topics(self, *, refit: bool = False, config: Any = None) -> Any:
         """Fit topics (first run or ``refit``) or assign new documents to the fitted ones; a report."""
         from kg.topics import update_topics
 
         return update_topics(self, config, refit=refit)
 
+    @_writes
     def distill(self, config: Any = None, *, activate: bool = False) -> Any:
         """Train a fast static student encoder from this store (``kg distill``); see docs/distill.md."""
         from kg.distill import distill

@@ -135,8 +135,14 @@ class IndexBackend:
         return idx
 
     def index(self, *, sync: bool = False) -> SearchIndex:
-        """The store's index, in step with it (synced first with ``sync``)."""
-        from retrieval.index import SearchIndex
+        """The store's index, in step with it (synced first with ``sync``).
+
+        While another process writes the store (:func:`retrieval.index.store_writer`: ``kg
+        ingest``, ``kg remove``...), a store ahead of its index is not synced here: the search
+        uses the index as it was before that write (as loaded, or as on disk), and the writer
+        brings it in step. A reader thus never embeds the writer's texts nor waits for its
+        embedding; it waits only while the index files are being replaced."""
+        from retrieval.index import SearchIndex, writer_active
 
         if sync:
             self.sync_index()
@@ -145,8 +151,10 @@ class IndexBackend:
             raise ConfigError("this store keeps no folder for a search index")
         idx, current = self._index, self.store.version()
         if idx is None or idx.manifest.get("version") != current or _stamp(folder) != self._stamp:
+            if idx is not None and _stamp(folder) == self._stamp and writer_active(folder):
+                return idx  # the store is being written: the state before the write, until it is synced
             idx = SearchIndex.load(folder)
-            if idx.manifest.get("version") != current:
+            if idx.manifest.get("version") != current and not writer_active(folder):
                 return self._keep(SearchIndex.sync_store(self.store))
             self._keep(idx)
         return idx

@@ -47,9 +47,60 @@ SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables 
 COMPACT_DEAD_FRACTION = 0.3
 NICE = 2  # niceness of the process that builds a first load's index beside the store write
 SAVING = ".saving"  # present while a save runs: the index files may be from two states
+WRITER = ".writer"  # flock-ed exclusively by a process that writes the store and then syncs this index
 
 
-def _default_embed() -> bool:
+@contextlib.contextmanager
+def store_writer(store: GraphStore) -> Iterator[None]:
+    """Mark, for the duration, that this process writes ``store`` and will sync its index itself.
+
+    Searches in other processes that see the store ahead of the index meanwhile keep searching
+    the index as it was (the state before the write) instead of syncing it themselves (which
+    would embed the writer's new texts in a reader, or wait for its lock); see
+    :func:`writer_active`. An flock, so a killed writer leaves no mark. No-op for a store
+    without an index folder.
+    """
+    folder = SearchIndex.folder_for(store)
+    if folder is None:
+        yield
+        return
+    key = folder.resolve()
+    if key in _WRITING:  # nested (e.g. an ingest that activates a student): already marked
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / WRITER, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # a second writer waits here for the first to finish
+        _WRITING.add(key)
+        try:
+            yield
+        finally:
+            _WRITING.discard(key)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_WRITING: set[Path] = set()  # index folders whose store this process is writing (store_writer)
+
+
+def writer_active(folder: Path) -> bool:
+    """Whether another process holds :func:`store_writer` on the store of index ``folder``."""
+    if folder.resolve() in _WRITING:
+        return False
+    try:
+        fh = open(folder / WRITER, "rb")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        fh.close()  # closing drops a lock taken
+    return False
+
+
+def default_embed() -> bool:
+    """Whether new indexes get a dense leg by default: when sentence-transformers is installed."""
     import importlib.util
 
     return importlib.util.find_spec("sentence_transformers") is not None
@@ -67,7 +118,7 @@ def prebuild_first_load(store: GraphStore, load: FirstLoad, version: int,
     """
     folder = SearchIndex.folder_for(store)
     if folder is None or load.n_nodes <= SCAN_ABOVE or not hasattr(os, "fork") \
-            or (folder / "manifest.json").exists() or (embed is None and _default_embed()) or embed:
+            or (folder / "manifest.json").exists() or (embed is None and default_embed()) or embed:
         return None
     if folder.exists() and any(p.name != ".lock" for p in folder.iterdir()):
         return None
@@ -274,7 +325,7 @@ class SearchIndex:
         # embeddings already computed are never dropped by accident: embed=False only means
         # "do not start a dense leg"; an existing one is kept in step (drop_dense() removes it)
         has_dense = bool(self.manifest.get("dense"))
-        want_dense = (_default_embed() if fresh else has_dense) if embed is None else (embed or has_dense)
+        want_dense = (default_embed() if fresh else has_dense) if embed is None else (embed or has_dense)
         changes = store.changes_since(int(self.manifest.get("version", 0)))
         if not changes.upserted and not changes.deleted and want_dense == bool(self.dense is not None) \
                 and not fresh and not rebuild:

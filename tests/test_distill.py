@@ -74,7 +74,7 @@ def word_init(tmp_path: Path, texts: list[str], dim: int = DIM, seed: int = 0) -
 
 
 def fast_config(**train: object) -> DistillConfig:
-    return DistillConfig(train=TrainConfig(**{"epochs": 3, "batch_size": 16, "graph_batch": 8, **train}))  # type: ignore[arg-type]
+    return DistillConfig(train=TrainConfig(**{"epochs": 3, "min_steps": 0, "batch_size": 16, "graph_batch": 8, **train}))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def _toy_training(seed: int = 0):
     flat, offsets = enc.tokenize(texts)
     targets = HashEncoder(dim=DIM, seed=5).encode(texts)
     pairs = np.array([[i, i + 1] for i in range(0, 60, 2)], dtype=np.int64)
-    cfg = TrainConfig(epochs=10, batch_size=16, graph_batch=8, lr=0.2, seed=seed, threads=1)
+    cfg = TrainConfig(epochs=10, min_steps=0, batch_size=16, graph_batch=8, lr=0.2, seed=seed, threads=1)
     return enc, flat, offsets, targets, pairs, cfg
 
 
@@ -226,7 +226,7 @@ def test_training_is_deterministic_with_a_seed_and_moves_towards_the_teacher():
     assert a.cos_after > a.cos_before + 0.1
     assert a.losses[-1]["cos"] < a.losses[0]["cos"]
     c = train_student(enc.embeddings, flat, offsets, targets, pairs=pairs, config=TrainConfig(
-        epochs=10, batch_size=16, graph_batch=8, lr=0.2, seed=1, threads=1))
+        epochs=10, min_steps=0, batch_size=16, graph_batch=8, lr=0.2, seed=1, threads=1))
     assert not np.array_equal(a.embeddings, c.embeddings)
     steps: list[int] = []
     train_student(enc.embeddings, flat, offsets, targets, config=cfg, progress=lambda s, t, _: steps.append(t))
@@ -287,7 +287,7 @@ def test_corpus_has_documents_titles_and_spans(store):
 
 def test_distill_saves_a_versioned_student_and_activation_switches_ingest_and_queries(store):
     g, init, tmp = store
-    cfg = DistillConfig(train=TrainConfig(epochs=3, batch_size=16, graph_batch=8, seed=7), init=str(init))
+    cfg = DistillConfig(train=TrainConfig(epochs=3, min_steps=0, batch_size=16, graph_batch=8, seed=7), init=str(init))
     res = distill(g, cfg)
     assert res.path == (tmp / "kg" / "models" / "student-1").resolve() and not res.activated
     m = read_manifest(res.path)
@@ -332,9 +332,9 @@ def test_distill_saves_a_versioned_student_and_activation_switches_ingest_and_qu
 
 def test_no_graph_run_differs_only_by_the_graph_term(store):
     g, init, tmp = store
-    on = distill(g, DistillConfig(train=TrainConfig(epochs=2, batch_size=16, graph_batch=8), init=str(init)),
+    on = distill(g, DistillConfig(train=TrainConfig(epochs=2, min_steps=0, batch_size=16, graph_batch=8), init=str(init)),
                  out=tmp / "on")
-    off = distill(g, DistillConfig(train=TrainConfig(epochs=2, batch_size=16, graph_batch=8), init=str(init),
+    off = distill(g, DistillConfig(train=TrainConfig(epochs=2, min_steps=0, batch_size=16, graph_batch=8), init=str(init),
                                    graph=False), out=tmp / "off")
     assert on.manifest["pairs"] and not off.manifest["pairs"]
     assert off.manifest["config"]["train"]["w_graph"] == 0.0
@@ -378,7 +378,7 @@ def test_report_on_a_small_beir_folder(tmp_path, store):
     pre.ingest(folder / "corpus.jsonl", embed=False)
     pre.sync_index(embed=True, encoder=TEACHER)
     pre.close()
-    cfg = DistillConfig(train=TrainConfig(epochs=2, batch_size=16, graph_batch=8), init=str(init))
+    cfg = DistillConfig(train=TrainConfig(epochs=2, min_steps=0, batch_size=16, graph_batch=8), init=str(init))
     rep = distill_report(folder, config=cfg, store=str(st), teacher_sample=8)
     for key in ("bm25", "teacher_hybrid", "student_hybrid", "kept_pct", "gain_kept_pct", "speedup",
                 "train_seconds", "graph_term_delta", "teacher_query_ms", "student_query_ms"):
@@ -400,7 +400,7 @@ def test_real_teacher_on_short_texts(tmp_path):
     g.ingest(data, embed=False)
     g.sync_index(embed=True, encoder="minilm")
     init = word_init(tmp_path, [d["title"] + " " + d["text"] for d in docs], dim=384)
-    res = distill(g, DistillConfig(train=TrainConfig(epochs=6, batch_size=8, graph_batch=4, lr=0.05),
+    res = distill(g, DistillConfig(train=TrainConfig(epochs=6, min_steps=0, batch_size=8, graph_batch=4, lr=0.05),
                                    spans_per_doc=1, init=str(init)), activate_after=True)
     m = res.manifest
     assert m["teacher"] == "minilm" and 30 <= m["trained_texts"] <= 60

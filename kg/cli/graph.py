@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kg.cli.options import JsonOpt, StoreOpt, open_graph, print_json
+from kg.cli.options import AutoThresholdOpt, IngestEncoderOpt, JsonOpt, StoreOpt, open_graph, print_json
 from kg.cli.options import console as make_console
 
 
@@ -46,13 +46,25 @@ def ingest(
     embed: Annotated[bool | None, typer.Option("--embed/--no-embed", help="Compute dense embeddings.")] = None,
     workers: Annotated[int, typer.Option(help="Parser processes (0: one per CPU core, at most 4).")] = 0,
     max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this (MiB).")] = 512,
+    encoder: IngestEncoderOpt = "auto",
+    auto_threshold: AutoThresholdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest files and folders into the graph (incremental: unchanged files are skipped)."""
+    import time
+
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    policy = None
+    if auto_threshold is not None:
+        from kg.distill.policy import EncoderPolicy
+
+        policy = EncoderPolicy(threshold=auto_threshold)
     g = open_graph(store, create=True)
     console = make_console()
+    errors = Console(stderr=True)
+    t_start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
@@ -73,17 +85,38 @@ def ingest(
             bar.update(embed_task, completed=done, total=total,
                        description="texts" if done else "loading the encoder")
 
+        train_task = None
+
+        def phase(name: str, message: str) -> None:  # the encoder policy's phases: one line each, on stderr
+            nonlocal embed_task
+            embed_task = None  # the next encoding pass gets a bar of its own
+            errors.print(f"[{time.perf_counter() - t_start:7.1f}s] {name}: {message}", highlight=False,
+                         soft_wrap=True)
+
+        def train_progress(step: int, total: int, losses: dict[str, float]) -> None:
+            nonlocal train_task
+            if train_task is None:
+                train_task = bar.add_task("", total=total, phase="train")
+            bar.update(train_task, completed=step, total=total,
+                       description=" ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+
         report = g.ingest(*paths, prune=prune, force=force, embed=embed, workers=workers,
-                          max_file_mb=max_file_mb, progress=progress, embed_progress=embed_progress)
+                          max_file_mb=max_file_mb, progress=progress, embed_progress=embed_progress,
+                          encoder=encoder, encoder_policy=policy, phase=phase, train_progress=train_progress)
     stats = g.stats()
+    encoder_outcome = (g.last_ingest() or {}).get("encoder")
     g.close()
     if as_json:
-        print_json({**report.to_dict(), "stats": stats})
+        print_json({**report.to_dict(), "stats": stats, "encoder": encoder_outcome})
     else:
         summary = ", ".join(f"{n} {k}" for k, n in sorted(report.summary().items())) or "no files"
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
         console.print(f"[bold]{len(report.files)} files[/bold] in {report.seconds:.1f}s ({phases}): {summary}",
                       highlight=False)
+        if encoder_outcome and encoder_outcome.get("action") == "distilled":
+            console.print(f"encoder: {encoder_outcome['texts']:,} texts embedded by a student distilled on "
+                          f"{encoder_outcome['sampled_docs']:,} sampled documents ({encoder_outcome['teacher_texts']:,} "
+                          f"teacher texts): {encoder_outcome['student']}", highlight=False, soft_wrap=True)
         if any(f.status not in ("unchanged", "removed") for f in report.files):  # some files were read
             console.print(_formats_table(report.by_format()))
         for f in report.failed:

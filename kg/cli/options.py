@@ -11,6 +11,13 @@ import typer
 StoreOpt = Annotated[str | None, typer.Option("--store", "-s", envvar="KG_STORE",
                                                help="Store folder or neo4j:// URL (default ./.kg).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+IngestEncoderOpt = Annotated[str, typer.Option(
+    "--encoder", help="auto: the store's encoder, but above --auto-threshold texts to embed (and no active "
+    "student) distil a student on a stratified sample and encode everything with it; teacher: never distil; "
+    "or an encoder spec to switch the store to (student, a student folder, minilm-onnx, ...).")]
+AutoThresholdOpt = Annotated[int | None, typer.Option(
+    "--auto-threshold", help="With --encoder auto: texts to embed above which a student is distilled "
+    "(default 50,000, kg.distill.policy.AUTO_THRESHOLD).")]
 
 
 def open_graph(store: str | None, *, create: bool = False) -> Any:

@@ -84,7 +84,10 @@ def register(app: typer.Typer) -> None:
                     "the HTML topic map" if html else "the topic map")
         g = KnowledgeGraph.open(store, create=False)
         try:
-            rep = update_topics(g, cfg, refit=refit)
+            from retrieval.index import store_writer
+
+            with store_writer(g.store):  # other processes' searches meanwhile keep the index as it was
+                rep = update_topics(g, cfg, refit=refit)
             links = None
             if link and next(g.store.iter_nodes([Label.SKILL]), None) is not None:
                 from kg.skills import link_skills

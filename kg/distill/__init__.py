@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from kg.distill.pairs import Pair, PairConfig, pair_counts, sample_pairs
+from kg.distill.sample import SampleConfig
 from kg.distill.train import ProgressFn, TrainConfig, train_student
 from kg.errors import ConfigError, require
 from kg.faults import checkpoint
@@ -53,7 +54,7 @@ from retrieval.student_encoder import (
 
 if TYPE_CHECKING:
     from kg.store.base import GraphStore
-    from retrieval.encoder import Encoder
+    from retrieval.encoder import EncodeProgressFn, Encoder
 
 class Indexed(Protocol):
     """What distillation works on: a store, and a way to sync its search index (a
@@ -74,6 +75,7 @@ MODELS = "models"
 STUDENT_PREFIX = "student-"
 TEACHER_CACHE = "teacher-cache"
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_SENT_LOWER = re.compile(r"(?<=[.!?])\s+(?=\S)")  # text without capitals (Cranfield): any full stop
 _STUDENT_DIR = re.compile(r"^student-(\d+)$")
 
 
@@ -88,7 +90,9 @@ class DistillConfig:
     ``words`` / ``min_count``: up to this many corpus words seen at least ``min_count`` times get a
     token of their own (initialised to the sum of their word pieces; 0: none);
     ``valid_fraction``: share of titles/spans held out to pick the best epoch (0: keep the last);
-    ``paired``: put each sampled text's partner (a span's document, a document's span) in its batch.
+    ``paired``: put each sampled text's partner (a span's document, a document's span) in its batch;
+    ``sample``: teacher targets for a stratified sample of the documents only
+    (:mod:`kg.distill.sample`; None: for every text).
     """
 
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -102,6 +106,7 @@ class DistillConfig:
     min_count: int = 2
     valid_fraction: float = 0.1
     paired: bool = True
+    sample: SampleConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form for manifests."""
@@ -165,10 +170,10 @@ def active_encoder(g: Indexed) -> str:
     """The encoder spec recorded in the store's search index (``"minilm"`` when none yet)."""
     from retrieval.index import SearchIndex
 
-    return str(SearchIndex.load(_index_folder(g)).manifest.get("encoder") or "minilm")
+    return str(SearchIndex.load(index_folder(g)).manifest.get("encoder") or "minilm")
 
 
-def _index_folder(g: Indexed) -> Path:
+def index_folder(g: Indexed) -> Path:
     """Where the store's search index is (ConfigError for server stores)."""
     from retrieval.index import SearchIndex
 
@@ -272,9 +277,12 @@ class TeacherCache:
             os.replace(tmp, self.folder / name)
 
 
-def _spans(text: str, k: int, rng: random.Random) -> list[str]:
-    """Up to ``k`` sentences of ``text`` with at least four words, drawn with ``rng``."""
-    sents = [s.strip() for para in text.split("\n") for s in _SENT.split(para)]
+def sentence_spans(text: str, k: int, rng: random.Random) -> list[str]:
+    """Up to ``k`` sentences of ``text`` with at least four words, drawn with ``rng``. A sentence ends
+    at ``.``, ``!`` or ``?`` before a capital, a digit or a quote; in text without capitals (a
+    lower-cased corpus) before anything."""
+    split = _SENT if any(c.isupper() for c in text) else _SENT_LOWER
+    sents = [s.strip() for para in text.split("\n") for s in split.split(para)]
     sents = [s for s in sents if len(s.split()) >= 4]
     return sents if len(sents) <= k else [sents[i] for i in sorted(rng.sample(range(len(sents)), k))]
 
@@ -283,7 +291,7 @@ def collect_corpus(g: Indexed, config: DistillConfig) -> Corpus:
     """The store's searchable texts, then titles and sentence spans (deduplicated, deterministic)."""
     from retrieval.index import SearchIndex
 
-    idx = SearchIndex.load(_index_folder(g))
+    idx = SearchIndex.load(index_folder(g))
     ids = [r.id for r in idx.rows if r is not None]
     nodes = g.store.get_nodes(ids)
     out = Corpus()
@@ -305,7 +313,7 @@ def collect_corpus(g: Indexed, config: DistillConfig) -> Corpus:
             add(node_text(nodes[nid]), nid, "doc")
             if len(out.texts) > before:
                 doc_of[nid] = before
-    rng = random.Random(config.train.seed)
+    rng = random.Random(0)  # the same spans for every training seed: their teacher vectors are cached
     extra = 0
     for nid in ids:
         n = nodes.get(nid)
@@ -317,7 +325,7 @@ def collect_corpus(g: Indexed, config: DistillConfig) -> Corpus:
         if config.titles and n.label != Label.CHUNK:
             add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title", parent)
         body = str(p.get("abstract") or p.get("text") or p.get("description") or "")
-        for s in _spans(body, config.spans_per_doc, rng) if config.spans_per_doc > 0 else []:
+        for s in sentence_spans(body, config.spans_per_doc, rng) if config.spans_per_doc > 0 else []:
             add(s, None, "span", parent)
         extra += len(out.texts) - before
     return out
@@ -327,7 +335,7 @@ def _stored_vectors(g: Indexed, teacher: str) -> dict[bytes, np.ndarray]:
     """Document vectors already in the dense index, by text hash, when it holds ``teacher``'s."""
     from retrieval.index import SearchIndex
 
-    idx = SearchIndex.load(_index_folder(g))
+    idx = SearchIndex.load(index_folder(g))
     if idx.dense is None or idx.manifest.get("encoder") != teacher:
         return {}
     vecs = idx.dense.vectors
@@ -355,10 +363,12 @@ def _next_student_dir(g: Indexed) -> Path:
 
 
 def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: bool = False,
-            out: Path | None = None, progress: ProgressFn | None = None, show_progress: bool = False) -> DistillResult:
+            out: Path | None = None, progress: ProgressFn | None = None, show_progress: bool = False,
+            teacher_progress: EncodeProgressFn | None = None) -> DistillResult:
     """Train a student from ``g`` (see the module docstring); saves it and optionally activates it.
 
-    ``out``: save there instead of the next ``<store>/models/student-<n>`` (ablations, tests).
+    ``out``: save there instead of the next ``<store>/models/student-<n>`` (ablations, tests);
+    ``teacher_progress(done, total)`` follows the teacher's pass over the texts it has to encode.
     """
     from retrieval.encoder import load_encoder, minilm_path
 
@@ -372,12 +382,21 @@ def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: 
     root = models_dir(g)
     g.sync_index(show_progress=show_progress)  # index in step with the graph
     teacher_spec = resolve_encoder_spec(g, "teacher")
-    corpus = collect_corpus(g, cfg)
+    sampled = None
+    if cfg.sample is not None:
+        from kg.distill.sample import sample_corpus
+
+        sampled = sample_corpus(g, cfg, cfg.sample)
+    corpus = sampled.corpus if sampled is not None else collect_corpus(g, cfg)
     if len(corpus.texts) < 2:
         raise ConfigError("the store has fewer than two searchable texts; ingest something first")
     cache = TeacherCache(root / TEACHER_CACHE / hashlib.blake2b(teacher_spec.encode(), digest_size=6).hexdigest())
     known = _stored_vectors(g, teacher_spec)
     teacher = load_encoder(teacher_spec) if cache.missing(corpus.texts, known) else None
+    if teacher is not None and teacher_progress is not None:
+        from kg.distill.sample import ProgressEncoder
+
+        teacher = ProgressEncoder(teacher, teacher_progress)
     targets = cache.vectors(corpus.texts, teacher, known=known, show_progress=show_progress)
     t_targets = time.perf_counter() - t0
     if cfg.init == "model2vec":
@@ -390,7 +409,8 @@ def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: 
     if base.dim != targets.shape[1]:
         raise ConfigError(f"student dim {base.dim} != teacher dim {targets.shape[1]}")
     if cfg.words > 0:
-        base = base.with_words(corpus_words(corpus.texts, min_count=cfg.min_count, max_words=cfg.words))
+        words_of = sampled.vocab_texts if sampled is not None else corpus.texts
+        base = base.with_words(corpus_words(words_of, min_count=cfg.min_count, max_words=cfg.words))
     train, valid = _split(corpus, base, cfg)
     flat, offsets = base.tokenize([corpus.texts[i] for i in train])
     row_of = {nid: j for j, i in enumerate(train) if (nid := corpus.nodes[i]) is not None}
@@ -423,6 +443,11 @@ def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: 
         "teacher_seconds": round(t_targets, 1), "fit_seconds": round(res.seconds, 1),
         "store": str(Path(g.store.url).resolve()),
     }
+    if sampled is not None and cfg.sample is not None:
+        manifest["sample"] = {**cfg.sample.to_dict(), "store_docs": sampled.docs, "sampled_docs": sampled.sampled,
+                              "span_docs": sampled.span_docs,
+                              "strata": sampled.strata, "teacher_texts": len(corpus.texts),
+                              "vocab_texts": len(sampled.vocab_texts), "seconds": sampled.seconds}
     dest = out or _next_student_dir(g)
     manifest["train_seconds"] = round(time.perf_counter() - t0, 1)
     path = student.save(dest, manifest)
@@ -433,6 +458,7 @@ def distill(g: Indexed, config: DistillConfig | None = None, *, activate_after: 
     return result
 
 
-__all__ = ["Corpus", "DistillConfig", "DistillResult", "Indexed", "PairConfig", "StaticEncoder", "TeacherCache",
+__all__ = ["Corpus", "DistillConfig", "DistillResult", "Indexed", "PairConfig", "SampleConfig", "StaticEncoder",
+           "TeacherCache",
            "TrainConfig", "activate", "active_encoder", "collect_corpus", "deactivate", "distill",
            "list_students", "models_dir", "resolve_encoder_spec", "store_folder"]

@@ -40,30 +40,33 @@ if TYPE_CHECKING:
 
 
 def _score(g: SearchBackend[Any], queries: dict[str, str], qrels: dict[str, dict[str, int]],
-           mode: str) -> tuple[float, float]:
-    """nDCG@10 of ``mode`` and the mean encoder milliseconds per query (0 for BM25)."""
+           mode: str, fusion: str = "zscore") -> tuple[float, float]:
+    """nDCG@10 of ``mode`` (hybrid legs fused with ``fusion``) and the mean encoder milliseconds per
+    query (0 for BM25)."""
     from retrieval.eval import beir_ranking, score_run
-    from retrieval.hybrid import search
+    from retrieval.hybrid import SearchConfig, search
 
     run: dict[str, dict[str, float]] = {}
     enc_ms = 0.0
+    cfg = SearchConfig(fusion=fusion)
     for qid, text in queries.items():
-        res = search(g, text, k=100, mode=mode)
+        res = search(g, text, k=100, mode=mode, config=cfg)
         enc_ms += float(res.timings_ms.get("encode", 0.0))
         run[qid] = beir_ranking(res)
     return score_run(qrels, run)["ndcg@10"], enc_ms / max(1, len(queries))
 
 
 def score_encoder(g: Indexed, spec: str, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-                  *, show_progress: bool = False) -> dict[str, float]:
-    """Dense and hybrid nDCG@10 with encoder ``spec`` (``"student"``: the latest), on a store copy."""
+                  *, fusion: str = "zscore", show_progress: bool = False) -> dict[str, float]:
+    """Dense and hybrid nDCG@10 with encoder ``spec`` (``"student"``: the latest), on a store copy;
+    hybrid legs fused with ``fusion`` (``"zscore"``, the default, or ``"rrf"``)."""
     spec = resolve_encoder_spec(g, spec)
     from retrieval.eval import evaluation_copy
 
     with evaluation_copy(g) as tmp:
         tmp.sync_index(True, encoder=spec, show_progress=show_progress)
         dense, _ = _score(tmp, queries, qrels, "dense")
-        hybrid, ms = _score(tmp, queries, qrels, "hybrid")
+        hybrid, ms = _score(tmp, queries, qrels, "hybrid", fusion)
     return {"dense": dense, "hybrid": hybrid, "query_ms": ms}
 
 

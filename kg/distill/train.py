@@ -39,9 +39,11 @@ class TrainConfig:
     """Optimisation settings of :func:`train_student` (defaults chosen on SciFact, Cranfield and CF;
     see docs/distill.md).
 
-    ``epochs``: passes over the training texts; ``batch_size``: texts per step (also the relational
-    term's batch); ``graph_batch``: graph pairs per step at most (fewer when that would visit every
-    pair more than once per epoch); ``lr``: Adam learning rate;
+    ``epochs``: passes over the training texts; ``min_steps`` / ``max_steps``: bounds on the number of
+    optimisation steps, whatever the corpus size (:func:`planned_steps`: a small corpus trains for
+    more than ``epochs`` passes, a huge one for fewer); ``batch_size``: texts per step (also the
+    relational term's batch); ``graph_batch``: graph pairs per step at most (fewer when that would
+    visit every pair more than once per epoch); ``lr``: Adam learning rate;
     ``w_cos`` / ``w_rel`` / ``w_graph``: loss weights (0 switches a term off); ``tau_rel`` /
     ``tau_graph``: softmax temperatures; ``decay``: pull of each updated row back towards its
     initial value (decoupled, per step, like AdamW's weight decay); ``seed``: shuffling and torch seed; ``threads``: torch
@@ -49,6 +51,8 @@ class TrainConfig:
     """
 
     epochs: int = 16
+    min_steps: int = 1_000
+    max_steps: int = 10_000
     batch_size: int = 256
     graph_batch: int = 128
     lr: float = 0.02
@@ -62,9 +66,9 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 0 or self.batch_size < 2 or self.graph_batch < 2 or self.lr <= 0 \
-                or min(self.w_cos, self.w_rel, self.w_graph, self.decay) < 0 or self.tau_rel <= 0 \
-                or self.tau_graph <= 0:
+        if self.epochs < 0 or self.min_steps < 0 or self.max_steps < 1 or self.batch_size < 2 \
+                or self.graph_batch < 2 or self.lr <= 0 or min(self.w_cos, self.w_rel, self.w_graph, self.decay) < 0 \
+                or self.tau_rel <= 0 or self.tau_graph <= 0:
             raise ConfigError(f"invalid TrainConfig: {self}")
         if self.w_cos == 0 and self.w_rel == 0:
             raise ConfigError("w_cos and w_rel are both 0: nothing ties the student to its teacher")
@@ -79,13 +83,14 @@ class TrainResult:
     """What :func:`train_student` produced: the new embeddings and the training trace."""
 
     embeddings: np.ndarray
-    losses: list[dict[str, float]] = field(default_factory=list)  # one entry per epoch (means)
+    losses: list[dict[str, float]] = field(default_factory=list)  # one entry per checkpoint (means)
     steps: int = 0
+    period: int = 1  # steps per checkpoint (:func:`checkpoint_period`)
     seconds: float = 0.0
     cos_before: float = 0.0  # mean student-teacher cosine on a fixed sample, before training
     cos_after: float = 0.0
-    valid_cos: list[float] = field(default_factory=list)  # held-out mean cosine after each epoch
-    best_epoch: int = 0  # the epoch whose embeddings were kept (0: the initial ones)
+    valid_cos: list[float] = field(default_factory=list)  # held-out mean cosine at each checkpoint
+    best_epoch: int = 0  # the checkpoint whose embeddings were kept (0: the initial ones)
 
 
 def _batch_tokens(flat: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +171,46 @@ class _LazyAdam:
         self.weight.index_add_(0, rows, update)
 
 
+def planned_steps(n: int, config: TrainConfig) -> int:
+    """Optimisation steps for ``n`` training texts: ``epochs`` passes of ``n // batch_size`` steps,
+    at least ``min_steps`` and at most ``max_steps`` (0 when ``epochs`` is 0).
+
+    >>> planned_steps(5000, TrainConfig(epochs=16, batch_size=256, min_steps=1000, max_steps=8000))
+    1000
+    >>> planned_steps(10**6, TrainConfig(epochs=16, batch_size=256, min_steps=1000, max_steps=8000))
+    8000
+    """
+    if config.epochs == 0:
+        return 0
+    per_epoch = max(1, n // config.batch_size)
+    return min(max(config.epochs * per_epoch, config.min_steps), config.max_steps)
+
+
+def checkpoint_period(n: int, config: TrainConfig) -> int:
+    """Steps between two held-out evaluations (and loss log entries): the step budget split into
+    ``epochs`` equal parts, so that is one epoch unless ``min_steps`` or ``max_steps`` changed the
+    budget."""
+    return max(1, -(-planned_steps(n, config) // max(1, config.epochs)))
+
+
+class _Stream:
+    """Indices ``0..n-1`` in seeded random order, reshuffled each time every index has been drawn."""
+
+    def __init__(self, n: int, rng: np.random.Generator) -> None:
+        self.n, self.rng = n, rng
+        self.order = rng.permutation(n)
+        self.pos = 0
+
+    def take(self, k: int) -> np.ndarray:
+        """The next ``min(k, n)`` indices (no repeats within one draw)."""
+        k = min(k, self.n)
+        if self.pos + k > self.n:
+            self.order, self.pos = self.rng.permutation(self.n), 0
+        out = self.order[self.pos:self.pos + k]
+        self.pos += k
+        return out
+
+
 def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targets: np.ndarray, *,
                   pairs: np.ndarray | None = None, parent: np.ndarray | None = None,
                   valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -178,8 +223,10 @@ def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targe
     text, the index of the document it was cut from (-1 for a document); when given, half of every
     batch is drawn at random and the other half are their partners (a span's document, one of a
     document's spans), so the relational term sees query-like texts next to their sources. ``valid``: held-out
-    ``(flat, offsets, targets)``; when given, the mean teacher cosine on it is measured after every
-    epoch and the embeddings of the best epoch are returned (early stopping).
+    ``(flat, offsets, targets)``; when given, the mean teacher cosine on it is measured at every
+    checkpoint (every :func:`checkpoint_period` steps) and the embeddings of the best checkpoint are
+    returned (early stopping). Training takes :func:`planned_steps` steps; each draws the next texts
+    of a seeded shuffle of all of them, reshuffled once all have been drawn.
     """
     torch = require("torch", "distill", "training a student encoder")
     cfg = config or TrainConfig()
@@ -223,6 +270,8 @@ def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targe
     result = TrainResult(embeddings=np.empty(0, dtype=np.float32), cos_before=mean_cos())
     best, best_cos = None, valid_cos() if valid is not None else 0.0
     steps_per_epoch = max(1, n // cfg.batch_size)
+    total = planned_steps(n, cfg)
+    period = checkpoint_period(n, cfg)
     n_pairs = len(pairs) if use_graph and pairs is not None else 0
     graph_batch = min(cfg.graph_batch, max(2, -(-n_pairs // steps_per_epoch)))  # about one pass per epoch
     kids: dict[int, list[int]] = {}
@@ -232,64 +281,59 @@ def train_student(init: np.ndarray, flat: np.ndarray, offsets: np.ndarray, targe
         for i, p in enumerate(parent.tolist()):
             if p >= 0:
                 kids.setdefault(p, []).append(i)
-    total = steps_per_epoch * cfg.epochs
     weights = {"cos": cfg.w_cos, "rel": cfg.w_rel, "graph": cfg.w_graph}
     t0 = time.perf_counter()
-    pair_order = rng.permutation(len(pairs)) if use_graph and pairs is not None else np.zeros(0, dtype=np.int64)
-    pair_pos = 0
-    step = 0
-    for _epoch in range(cfg.epochs):
-        order = rng.permutation(n)
-        sums: dict[str, float] = {}
-        for b in range(steps_per_epoch):
-            if parent is None:
-                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            else:
-                half = cfg.batch_size // 2
-                idx = _with_partners(order[(b * half) % n:(b * half) % n + half], parent, kids, rng)
-            pb = np.zeros((0, 2), dtype=np.int64)
-            if use_graph and pairs is not None:
-                if pair_pos + graph_batch > len(pair_order):
-                    pair_order, pair_pos = rng.permutation(len(pairs)), 0
-                pb = pairs[pair_order[pair_pos:pair_pos + graph_batch]]
-                pair_pos += graph_batch
-            vecs, rows, sub = forward(np.concatenate([idx, pb[:, 0], pb[:, 1]]))
-            s, t = vecs[:len(idx)], tgt[idx]
-            parts: dict[str, Any] = {}
-            if cfg.w_cos > 0:
-                parts["cos"] = (1 - (s * t).sum(-1)).mean()
-            if cfg.w_rel > 0:
-                parts["rel"] = relational_kl(s, t, cfg.tau_rel)
-            if len(pb):
-                g = len(pb)
-                parts["graph"] = info_nce(vecs[len(idx):len(idx) + g], vecs[len(idx) + g:], cfg.tau_graph)
-            loss = sum(weights[k] * v for k, v in parts.items())
-            loss.backward()
-            with torch.no_grad():
-                opt.step(rows, sub.grad)
-            step += 1
-            latest = {k: float(v.detach()) for k, v in parts.items()}
-            latest["total"] = float(loss.detach())
-            for k, v in latest.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if progress is not None:
-                progress(step, total, latest)
-        epoch_log = {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
+    texts = _Stream(n, rng)
+    pair_order = _Stream(len(pairs), rng) if use_graph and pairs is not None else None
+    anchors = cfg.batch_size if parent is None else cfg.batch_size // 2
+    sums: dict[str, float] = {}
+    for step in range(1, total + 1):
+        idx = texts.take(anchors)
+        if parent is not None:
+            idx = _with_partners(idx, parent, kids, rng)
+        pb = pairs[pair_order.take(graph_batch)] if pair_order is not None and pairs is not None \
+            else np.zeros((0, 2), dtype=np.int64)
+        vecs, rows, sub = forward(np.concatenate([idx, pb[:, 0], pb[:, 1]]))
+        s, t = vecs[:len(idx)], tgt[idx]
+        parts: dict[str, Any] = {}
+        if cfg.w_cos > 0:
+            parts["cos"] = (1 - (s * t).sum(-1)).mean()
+        if cfg.w_rel > 0:
+            parts["rel"] = relational_kl(s, t, cfg.tau_rel)
+        if len(pb):
+            g = len(pb)
+            parts["graph"] = info_nce(vecs[len(idx):len(idx) + g], vecs[len(idx) + g:], cfg.tau_graph)
+        loss = sum(weights[k] * v for k, v in parts.items())
+        loss.backward()
+        with torch.no_grad():
+            opt.step(rows, sub.grad)
+        latest = {k: float(v.detach()) for k, v in parts.items()}
+        latest["total"] = float(loss.detach())
+        for k, v in latest.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if progress is not None:
+            progress(step, total, latest)
+        if step % period and step != total:
+            continue
+        done = period if step % period == 0 else step % period
+        epoch_log = {k: round(v / done, 6) for k, v in sums.items()}
+        sums = {}
         if valid is not None:
             vc = valid_cos()
             result.valid_cos.append(round(vc, 6))
             epoch_log["valid_cos"] = round(vc, 6)
             if vc > best_cos:
-                best_cos, best, result.best_epoch = vc, weight.clone(), _epoch + 1
+                best_cos, best, result.best_epoch = vc, weight.clone(), len(result.losses) + 1
         else:
-            result.best_epoch = _epoch + 1
+            result.best_epoch = len(result.losses) + 1
         result.losses.append(epoch_log)
     if valid is not None and best is not None:
         weight = best
     elif valid is not None:  # no epoch beat the initial embeddings
         weight = torch.from_numpy(np.array(init, dtype=np.float32))
     result.seconds = time.perf_counter() - t0
-    result.steps = step
+    result.steps = total
+    result.period = period
     result.embeddings = weight.numpy().astype(np.float32, copy=True)
     ids, offs = _batch_tokens(flat, offsets, sample)
     with torch.no_grad():
