@@ -203,7 +203,7 @@ def _fetch(idx: SearchIndex, depth: int) -> int:
 def _ranking(idx: SearchIndex, rows: np.ndarray, scores: np.ndarray, limit: int) -> Ranking:
     """Matched rows (best first) -> the leg's ranking of results."""
     if not idx.has_chunks:  # every row is its own result: nothing to collapse
-        ids = [idx.targets[r] for r in rows[:limit].tolist()]
+        ids = idx.targets.take(rows[:limit])
         return Ranking(ids, dict(zip(ids, scores[:limit].tolist(), strict=True)))
     info, targets = idx.rows, idx.targets
     return Ranking.collapse(((r.id if (r := info[i]) is not None else targets[i], targets[i], s)

@@ -188,6 +188,15 @@ class LiveColumn(Sequence[str]):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self.column[i] if self.alive.item(i) else ""
 
+    def take(self, rows: np.ndarray) -> list[str]:
+        """The strings of ``rows`` (``""`` for deleted ones), in one pass over the columns."""
+        r = np.asarray(rows, dtype=np.int64)
+        alive = np.asarray(self.alive)[r]
+        if alive.all():
+            return self.column.take(r)
+        got = iter(self.column.take(r[alive]))
+        return [next(got) if a else "" for a in alive.tolist()]
+
     def __iter__(self) -> Iterator[str]:
         for s, alive in zip(self.column, self.alive.tolist(), strict=True):
             yield s if alive else ""
