@@ -205,6 +205,8 @@ def _ranking(idx: SearchIndex, rows: np.ndarray, scores: np.ndarray, limit: int)
     if not idx.has_chunks:  # every row is its own result: nothing to collapse
         ids = idx.targets.take(rows[:limit])
         return Ranking(ids, dict(zip(ids, scores[:limit].tolist(), strict=True)))
-    info, targets = idx.rows, idx.targets
-    return Ranking.collapse(((r.id if (r := info[i]) is not None else targets[i], targets[i], s)
-                             for i, s in zip(rows.tolist(), scores.tolist(), strict=True)), limit)
+    table = idx.table  # the rows' node ids and result ids, column by column ("" for a deleted row)
+    alive = table.alive[rows].tolist()
+    ids, targets = table.ids.take(rows), table.targets.take(rows)
+    return Ranking.collapse(((i if a else "", t if a else "", s) for i, t, a, s in
+                             zip(ids, targets, alive, scores.tolist(), strict=True)), limit)
