@@ -140,6 +140,42 @@ class Corpus:
     nodes: list[str | None] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def add(self, text: str, node: str | None, kind: str, parent: int = -1) -> bool:
+        """Add ``text`` (stripped) unless it is empty or already in; whether it was added."""
+        text = text.strip()
+        if not text or text in self.seen:
+            return False
+        self.seen.add(text)
+        self.texts.append(text)
+        self.nodes.append(node)
+        self.kinds.append(kind)
+        self.parents.append(parent)
+        return True
+
+    def add_nodes(self, ids: list[str], nodes: dict[str, Any], config: DistillConfig, rng: random.Random, *,
+                  span_words: int | None = None) -> None:
+        """Each node's indexed text, then its title and up to ``config.spans_per_doc`` sentence spans
+        (cut at ``span_words`` words), at most ``config.max_spans`` of those in all."""
+        doc_of: dict[str, int] = {}
+        for nid in ids:
+            if nid in nodes and self.add(node_text(nodes[nid]), nid, "doc"):
+                doc_of[nid] = len(self.texts) - 1
+        extra = 0
+        for nid in ids:
+            n = nodes.get(nid)
+            if n is None or extra >= config.max_spans:
+                continue
+            p = n.properties
+            before = len(self.texts)
+            parent = doc_of.get(nid, -1)
+            if config.titles and n.label != Label.CHUNK:
+                self.add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title", parent)
+            body = str(p.get("abstract") or p.get("text") or p.get("description") or "")
+            for span in sentence_spans(body, config.spans_per_doc, rng) if config.spans_per_doc > 0 else []:
+                self.add(" ".join(span.split()[:span_words]) if span_words else span, None, "span", parent)
+            extra += len(self.texts) - before
 
 
 # -- store layout ------------------------------------------------------------------------------------
@@ -293,41 +329,9 @@ def collect_corpus(g: Indexed, config: DistillConfig) -> Corpus:
 
     idx = SearchIndex.load(index_folder(g))
     ids = [r.id for r in idx.rows if r is not None]
-    nodes = g.store.get_nodes(ids)
     out = Corpus()
-    seen: set[str] = set()
-
-    def add(text: str, node: str | None, kind: str, parent: int = -1) -> None:
-        text = text.strip()
-        if text and text not in seen:
-            seen.add(text)
-            out.texts.append(text)
-            out.nodes.append(node)
-            out.kinds.append(kind)
-            out.parents.append(parent)
-
-    doc_of: dict[str, int] = {}
-    for nid in ids:
-        if nid in nodes:
-            before = len(out.texts)
-            add(node_text(nodes[nid]), nid, "doc")
-            if len(out.texts) > before:
-                doc_of[nid] = before
-    rng = random.Random(0)  # the same spans for every training seed: their teacher vectors are cached
-    extra = 0
-    for nid in ids:
-        n = nodes.get(nid)
-        if n is None or extra >= config.max_spans:
-            continue
-        p = n.properties
-        before = len(out.texts)
-        parent = doc_of.get(nid, -1)
-        if config.titles and n.label != Label.CHUNK:
-            add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title", parent)
-        body = str(p.get("abstract") or p.get("text") or p.get("description") or "")
-        for s in sentence_spans(body, config.spans_per_doc, rng) if config.spans_per_doc > 0 else []:
-            add(s, None, "span", parent)
-        extra += len(out.texts) - before
+    # the same spans for every training seed: their teacher vectors are cached
+    out.add_nodes(ids, g.store.get_nodes(ids), config, random.Random(0))
     return out
 
 

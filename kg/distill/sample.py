@@ -213,41 +213,9 @@ def sample_corpus(g: Indexed, config: DistillConfig, sample: SampleConfig) -> Sa
         vocab = sorted(taken | {others[j] for j in more})
     t_draw = time.perf_counter() - t0
     out = Corpus()
-    seen: set[str] = set()
-
-    def add(text: str, node: str | None, kind: str, parent: int = -1) -> None:
-        text = text.strip()
-        if text and text not in seen:
-            seen.add(text)
-            out.texts.append(text)
-            out.nodes.append(node)
-            out.kinds.append(kind)
-            out.parents.append(parent)
-
     picked = [ids[i] for i in chosen]
-    nodes = g.store.get_nodes(picked)
-    doc_of: dict[str, int] = {}
-    for nid in picked:
-        if nid in nodes:
-            before = len(out.texts)
-            add(node_text(nodes[nid]), nid, "doc")
-            if len(out.texts) > before:
-                doc_of[nid] = before
     rng = random.Random(seed)
-    extra = 0
-    for nid in picked:
-        n = nodes.get(nid)
-        if n is None or extra >= config.max_spans:
-            continue
-        p = n.properties
-        before = len(out.texts)
-        parent = doc_of.get(nid, -1)
-        if config.titles and n.label != Label.CHUNK:
-            add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title", parent)
-        body = str(p.get("abstract") or p.get("text") or p.get("description") or "")
-        for span in sentence_spans(body, config.spans_per_doc, rng) if config.spans_per_doc > 0 else []:
-            add(" ".join(span.split()[:SPAN_WORDS]), None, "span", parent)
-        extra += len(out.texts) - before
+    out.add_nodes(picked, g.store.get_nodes(picked), config, rng, span_words=SPAN_WORDS)
     span_ids = [ids[i] for i in span_only]
     for start in range(0, len(span_ids), _NODE_BATCH):
         batch = span_ids[start:start + _NODE_BATCH]
@@ -258,10 +226,10 @@ def sample_corpus(g: Indexed, config: DistillConfig, sample: SampleConfig) -> Sa
                 continue
             p = n.properties
             if config.titles and n.label != Label.CHUNK:
-                add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title")
+                out.add(str(p.get("title") or p.get("name") or p.get("label") or ""), None, "title")
             body = str(p.get("abstract") or p.get("text") or p.get("description") or "")
             for span in sentence_spans(body, 1, rng):
-                add(" ".join(span.split()[:SPAN_WORDS]), None, "span")
+                out.add(" ".join(span.split()[:SPAN_WORDS]), None, "span")
     t_vocab = time.perf_counter()
     vocab_texts = list(out.texts)
     chosen_set = set(chosen)
