@@ -10,7 +10,7 @@ kill per phase): scenarios ``ingest-first``, ``ingest-changed``, ``remove``, ``t
 ``distill-activate`` (``--embed-model`` adds ``ingest-embed``, whose embedding phase runs the real
 MiniLM encoder). Kill points: every checkpoint each clean run passes, with ``--per-name`` hits of
 each (first, last, random between), in rounds over the scenarios until ``--trials`` checkpoint
-trials ran; then ``--timer`` kills at random times (0.1-2 s) of ``ingest-changed`` and
+trials ran; then ``--timer`` kills at random times (10-90% of a clean run's wall time) of ``ingest-changed`` and
 ``--power-loss`` images, stopped at random checkpoints of ``ingest-changed`` and ``ingest-first``.
 Keys: trials, killed (trials whose command did die at the fault), differences (trials whose store
 differed from the clean run after the re-run: must be 0), by_phase ({phase: [trials, differences]}),
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "crash_trials.jsonl"))
     args = ap.parse_args()
 
-    from tests.crash_harness import build, kill_points, power_loss_trial, timer_trial, trial
+    from tests.crash_harness import build, command_seconds, kill_points, power_loss_trial, timer_trial, trial
 
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
@@ -66,8 +66,9 @@ def main() -> None:
                     _progress(outcomes)
             plans = [(s, kill_points(s, rng, per_name=args.per_name)) for s in scenarios]  # new random hits
         by_name = {s.name: s for s in scenarios}
-        for i in range(args.timer):
-            outcomes.append(timer_trial(by_name["ingest-changed"], root / f"timer{i}", rng.uniform(0.1, 2.0)))
+        span = command_seconds(by_name["ingest-changed"], root / "timer-clean") if args.timer else 0.0
+        for i in range(args.timer):  # within the command's own run time, so that each one kills it
+            outcomes.append(timer_trial(by_name["ingest-changed"], root / f"timer{i}", rng.uniform(0.1, 0.9) * span))
             _progress(outcomes)
         for i in range(args.power_loss):
             scn = by_name["ingest-changed" if i % 2 == 0 else "ingest-first"]
