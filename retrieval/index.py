@@ -47,7 +47,7 @@ SCAN_ABOVE = 20_000  # an index sync with more changed nodes reads whole tables 
 COMPACT_DEAD_FRACTION = 0.3
 NICE = 2  # niceness of the process that builds a first load's index beside the store write
 SAVING = ".saving"  # present while a save runs: the index files may be from two states
-WRITER = ".writer"  # flock-ed exclusively by a process that writes the store and then syncs this index
+WRITER = ".writer"  # in the store folder: flock-ed by a process that writes the store and then syncs its index
 
 
 @contextlib.contextmanager
@@ -68,8 +68,9 @@ def store_writer(store: GraphStore) -> Iterator[None]:
     if key in _WRITING:  # nested (e.g. an ingest that activates a student): already marked
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / WRITER, "a") as fh:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # beside the index folder, not in it: a first load replaces that folder whole
+    with open(folder.parent / WRITER, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # a second writer waits here for the first to finish
         _WRITING.add(key)
         try:
@@ -83,11 +84,12 @@ _WRITING: set[Path] = set()  # index folders whose store this process is writing
 
 
 def writer_active(folder: Path) -> bool:
-    """Whether another process holds :func:`store_writer` on the store of index ``folder``."""
+    """Whether another process holds :func:`store_writer` on the store of index ``folder``
+    (``<store>/.writer``)."""
     if folder.resolve() in _WRITING:
         return False
     try:
-        fh = open(folder / WRITER, "rb")  # noqa: SIM115 (closed below)
+        fh = open(folder.parent / WRITER, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         return False
     try:
