@@ -243,8 +243,14 @@ def test_dense_tail_is_saved_apart_then_merged(tmp_path: Path):
     assert not (tmp_path / "d" / TAIL).exists()
     back = DenseIndex.load(tmp_path / "d")
     assert back.n_rows == 500 and np.allclose(back.vectors, d.vectors)
-    for q in vecs[::50]:
-        assert back.search(q, k=5)[0].tolist() == back.search_exact(q, k=5)[0].tolist()
+    # the merged graph covers every row: each query vector finds its own row first, and the graph's
+    # top 5 mostly agree with exact search (HNSW is approximate: not every neighbour is guaranteed)
+    overlap = []
+    for i in range(0, 500, 50):
+        got, exact = back.search(vecs[i], k=5)[0].tolist(), back.search_exact(vecs[i], k=5)[0].tolist()
+        assert got[0] == exact[0] == i
+        overlap.append(len(set(got) & set(exact)) / 5)
+    assert sum(overlap) / len(overlap) >= 0.8, overlap
 
 
 @pytest.mark.parametrize("dtype", ["f16", "i8"])
