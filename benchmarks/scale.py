@@ -66,6 +66,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# the peers get their vectors from this script (txtai: method "external"): nothing may reach a model hub
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # benchmarks/ingest.py shadows `ingest`
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(HERE))  # after ROOT, for scale_measure, synth_corpus and query_latency
